@@ -1,0 +1,102 @@
+"""Engine and transaction policy for SQLite and PostgreSQL.
+
+Driver model: synchronous SQLAlchemy (sqlite3 / psycopg 3) with request handlers run in Litestar's
+thread pool. `benchmarks/driver_models.py` measures it against async SQLAlchemy on the vote INSERT hot
+path; see the README section "Driver model" for the figures and why.
+
+SQLite: WAL (readers never block the writer), a busy timeout (writers queue instead of failing) and
+write transactions that BEGIN IMMEDIATE. A deferred BEGIN takes the write lock only at the first
+write, and two such transactions that both read first deadlock into "database is locked" however long
+the timeout; IMMEDIATE takes the lock up front so writers simply queue. Reads keep deferred BEGIN so
+they never wait for writers.
+
+PostgreSQL: `pool_pre_ping` so a restarted server costs one retry instead of an error page, and an
+explicitly sized pool so load does not open hundreds of connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_BEGIN = "idmx_sqlite_begin"
+
+
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _sqlite_policy(engine)
+        return engine
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_policy(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Take transaction control away from the sqlite3 module so our BEGIN is the one that runs.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode up to the last checkpoint
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get(_BEGIN, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One engine plus the two ways the app touches it: read, or write in one transaction."""
+
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False):
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        write_engine = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"}) if self.is_sqlite else self.engine
+        self._write_sessions = sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+            session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work commits when the block ends and rolls back on any exception."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,124 @@
+"""Settings: the only module that reads environment variables.
+
+Every setting has a safe development default so `idmx serve` works on a fresh laptop, and every bad
+value raises `SettingsError` with one line that names the variable; the CLI prints that line and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line meant for a human."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
+    url = env.get("IDMX_DATABASE_URL") or f"sqlite:///{var_dir / 'idmx.sqlite3'}"
+    scheme = url.split(":", 1)[0]
+    if "://" not in url or scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
+        raise SettingsError(
+            f"IDMX_DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {url!r}"
+        )
+    if scheme in ("postgres", "postgresql"):
+        # One driver everywhere: psycopg 3 (see docs/decisions in README, "Driver model").
+        url = "postgresql+psycopg" + url[len(scheme):]
+    return url
+
+
+def _secret_key(env: Mapping[str, str], environment: str, var_dir: Path) -> str:
+    key = env.get("IDMX_SECRET_KEY", "")
+    if key:
+        if len(key) < 32:
+            raise SettingsError("IDMX_SECRET_KEY must be at least 32 characters long")
+        return key
+    if environment == "production":
+        raise SettingsError("IDMX_SECRET_KEY is required when IDMX_ENV=production")
+    # Development: generate once and keep it, so sessions survive restarts.
+    path = var_dir / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text(encoding="ascii").strip()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key)
+        return key
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    except OSError as exc:
+        raise SettingsError(f"cannot keep the development secret key in {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    var_dir: Path = Path("var")
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    redis_url: str = ""
+    proposals_per_hour: int = 30
+    votes_per_hour: int = 600
+    smtp_url: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        environment = env.get("IDMX_ENV", "development") or "development"
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(
+                f"IDMX_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+        var_dir = Path(env.get("IDMX_VAR_DIR") or "var")
+        return cls(
+            database_url=_database_url(env, var_dir),
+            secret_key=_secret_key(env, environment, var_dir),
+            environment=environment,
+            host=env.get("IDMX_HOST") or "127.0.0.1",
+            port=_int(env, "IDMX_PORT", 8000, 1, 65535),
+            workers=_int(env, "IDMX_WORKERS", 1, 1, 64),
+            var_dir=var_dir,
+            db_pool_size=_int(env, "IDMX_DB_POOL_SIZE", 20, 1, 500),
+            db_max_overflow=_int(env, "IDMX_DB_MAX_OVERFLOW", 10, 0, 500),
+            redis_url=env.get("IDMX_REDIS_URL", ""),
+            proposals_per_hour=_int(env, "IDMX_PROPOSALS_PER_HOUR", 30, 1, 1_000_000),
+            votes_per_hour=_int(env, "IDMX_VOTES_PER_HOUR", 600, 1, 1_000_000),
+            smtp_url=env.get("IDMX_SMTP_URL", ""),
+        )
