@@ -84,9 +84,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        # close() ends the transaction without expiring loaded objects, so templates can use them.
         with self._sessions() as session:
             yield session
-            session.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

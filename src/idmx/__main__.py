@@ -1,0 +1,3 @@
+from idmx.cli import main
+
+main()

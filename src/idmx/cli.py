@@ -1,0 +1,152 @@
+"""`idmx`: the command line of the platform.
+
+Every command reads its settings from the environment (see `idmx.settings`) and exits with a
+one-line message, not a traceback, when a setting or an input is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from idmx.settings import Settings, SettingsError
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings.with_(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _database(settings: Settings):
+    from idmx.db import Database
+
+    return Database(settings.database_url, pool_size=2, max_overflow=2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="idmx")
+def main() -> None:
+    """IDMX: public consultations that decide which government data gets published.
+
+    Settings come from environment variables: IDMX_DATABASE_URL (default: SQLite file
+    ./var/idmx.sqlite3), IDMX_SECRET_KEY (required when IDMX_ENV=production), IDMX_ENV
+    (development, test, production), IDMX_HOST, IDMX_PORT, IDMX_WORKERS.
+    """
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default IDMX_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default IDMX_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default IDMX_WORKERS or 1).")
+@click.option("--demo", is_flag=True, help="On an empty database, also load the demo consultations.")
+def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
+    """Run the web application on the granian ASGI server.
+
+    On first start with an empty database it creates the schema and loads the reference data (and,
+    with --demo, the demo consultations). In development it also applies pending migrations; in
+    production run `idmx db upgrade` explicitly.
+    """
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from idmx import migrations, seeding
+
+    settings = _settings(host=host, port=port, workers=workers)
+    db = _database(settings)
+    try:
+        if migrations.is_empty(db.engine):
+            click.echo("idmx: empty database: creating the schema and loading reference data")
+            migrations.upgrade(db.engine)
+            seeding.seed_reference(db)
+            if demo:
+                click.echo("idmx: loading the demo consultations")
+                seeding.seed_demo(db)
+        elif not settings.production:
+            migrations.upgrade(db.engine)
+    finally:
+        db.dispose()
+    # The workers build the app from the environment; pass the command-line overrides along.
+    os.environ.update(
+        IDMX_HOST=settings.host, IDMX_PORT=str(settings.port), IDMX_WORKERS=str(settings.workers)
+    )
+    click.echo(f"idmx: serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
+    Granian(
+        "idmx.asgi:app",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        log_access=False,
+    ).serve()
+
+
+@main.group()
+def db() -> None:
+    """Database schema: Alembic migrations are the only way the schema is created or changed."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from idmx import migrations
+
+    database = _database(_settings())
+    try:
+        migrations.upgrade(database.engine, revision)
+    finally:
+        database.dispose()
+    click.echo(f"idmx: database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    from idmx import migrations
+
+    database = _database(_settings())
+    try:
+        migrations.downgrade(database.engine, revision)
+    finally:
+        database.dispose()
+    click.echo(f"idmx: database at {revision}")
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also create the demo consultations with synthetic votes.")
+def seed(demo: bool) -> None:
+    """Load reference data (segments, states, institutions, topics, legal grounds).
+
+    Idempotent: running it again changes nothing unless the seed files changed.
+    """
+    from idmx import migrations, seeding
+
+    database = _database(_settings())
+    try:
+        if migrations.is_empty(database.engine):
+            raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
+        added = seeding.seed_reference(database)
+        click.echo("idmx: reference data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
+        if demo:
+            created = seeding.seed_demo(database)
+            if created:
+                for slug, n in created.items():
+                    click.echo(f"idmx: demo consultation {slug}: {n} respondents")
+            else:
+                click.echo("idmx: demo consultations already present")
+    finally:
+        database.dispose()
+
+
+def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
+    try:
+        main(standalone_mode=True)
+    except SettingsError as exc:
+        click.echo(f"idmx: {exc}", err=True)
+        sys.exit(2)

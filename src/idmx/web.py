@@ -1,0 +1,47 @@
+"""Page-or-fragment rendering and small request helpers shared by every controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect, Template
+
+# Anything that answers htmx and plain requests differently must say so to caches.
+VARY = {"Vary": "HX-Request"}
+
+
+def wants_fragment(request: Request) -> bool:
+    """True for an htmx swap; boosted navigation and history restore need the whole page."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def page(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    """Render `template`, or only its partial `fragment` when htmx asks for a swap.
+
+    The page template includes the same partial, so both answers always agree.
+    """
+    name = fragment if fragment and wants_fragment(request) else template
+    return Template(template_name=name, context=context or {}, status_code=status_code, headers=VARY)
+
+
+def see_other(url: str) -> Redirect:
+    """Redirect after POST with 303 so the browser follows with GET."""
+    return Redirect(url, status_code=303)
+
+
+def client_ip(request: Request) -> str:
+    client = request.client
+    return client.host if client else "unknown"
