@@ -77,7 +77,7 @@ class SiteController(Controller):
         body = {"status": "ok" if ok else "error", "database": {"status": detail, "backend": db.engine.dialect.name}}
         return Response(body, status_code=200 if ok else 503)
 
-    @post("/language", name="site:language", sync_to_thread=False)
+    @post("/language", name="site:language")
     async def set_language(self, request: Request) -> Redirect:
         form = await request.form()
         lang = form.get("lang", "")

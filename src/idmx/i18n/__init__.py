@@ -25,6 +25,8 @@ DEFAULT = "es"
 LANGUAGE_NAMES = {"es": "Español", "en": "English"}
 # Dates are shown in central Mexico time; the database stores UTC.
 DISPLAY_TZ = ZoneInfo("America/Mexico_City")
+# Numbers and dates as written in Mexico (1,234.5), not Spain (1.234,5).
+FORMAT_LOCALES = {"es": "es_MX", "en": "en_US"}
 
 _locale: ContextVar[str] = ContextVar("idmx_locale", default=DEFAULT)
 
@@ -44,6 +46,10 @@ def translations(lang: str) -> _gettext.NullTranslations:
 
 def current() -> str:
     return _locale.get()
+
+
+def _fmt_locale() -> str:
+    return FORMAT_LOCALES[current()]
 
 
 def activate(lang: str):
@@ -83,7 +89,7 @@ def negotiate(requested: str | None, accept_language: str | None) -> str:
 def format_datetime(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return dates.format_datetime(value, fmt, tzinfo=DISPLAY_TZ, locale=current())
+    return dates.format_datetime(value, fmt, tzinfo=DISPLAY_TZ, locale=_fmt_locale())
 
 
 def format_date(value: date | datetime | None, fmt: str = "long") -> str:
@@ -91,18 +97,18 @@ def format_date(value: date | datetime | None, fmt: str = "long") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(DISPLAY_TZ).date()
-    return dates.format_date(value, fmt, locale=current())
+    return dates.format_date(value, fmt, locale=_fmt_locale())
 
 
 def format_number(value: float | int | None, digits: int | None = None) -> str:
     if value is None:
         return ""
     if digits is None:
-        return numbers.format_decimal(value, locale=current())
-    return numbers.format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=current())
+        return numbers.format_decimal(value, locale=_fmt_locale())
+    return numbers.format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=_fmt_locale())
 
 
 def format_percent(value: float | None, digits: int = 1) -> str:
     if value is None:
         return ""
-    return numbers.format_percent(value, format=f"#,##0.{'0' * digits} %", locale=current())
+    return numbers.format_percent(value, format=f"#,##0.{'0' * digits} %", locale=_fmt_locale())

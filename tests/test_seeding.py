@@ -1,0 +1,67 @@
+"""Seeds are idempotent, complete, and the demo is deterministic."""
+
+from sqlalchemy import func, select
+
+from idmx import seeding
+from idmx.db import models as m
+
+REQUIRED_ACRONYMS = {
+    "SFP", "SHCP", "SEGOB", "SE", "SEP", "SSA", "SEMARNAT", "SEDATU", "INEGI", "INAI", "SAT", "RAN", "CRE",
+    "INECC", "IMJUVE",
+}
+
+
+def test_reference_data_is_complete(db):
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.Segment)) == 6
+        states = dict(s.execute(select(m.State.inegi_code, m.State.name)).all())
+        assert len(states) == 32 and states["09"] == "Ciudad de México" and states["32"] == "Zacatecas"
+        acronyms = set(s.scalars(select(m.Institution.acronym)))
+        assert len(acronyms) >= 40 and REQUIRED_ACRONYMS <= acronyms
+        levels = set(s.scalars(select(m.Institution.level)))
+        assert levels == {m.Level.federal, m.Level.state, m.Level.municipal}
+        bases = s.scalars(select(m.LegalBasis)).all()
+        assert {"does_not_exist", "other"} <= {b.code for b in bases} or len(bases) >= 5
+        assert all(b.name_en and b.name_es for b in bases)
+        assert any("113" in b.article for b in bases) and any("116" in b.article for b in bases)
+
+
+def test_seeding_twice_gives_the_same_counts(db):
+    seeding.seed_demo(db)
+    first = seeding.counts(db)
+    assert seeding.seed_reference(db) == {k: 0 for k in ("segments", "states", "topics", "legal_bases", "institutions")}
+    assert seeding.seed_demo(db) == {}
+    assert seeding.counts(db) == first
+    assert first["respondents"] >= 2000 and first["votes"] > 10_000 and first["pairwise_votes"] > 1000
+
+
+def test_demo_is_deterministic_and_one_segment_dominates(db):
+    seeding.seed_demo(db)
+    with db.read() as s:
+        snapshot = s.execute(
+            select(m.Proposal.title, func.count(m.Vote.id))
+            .join(m.Vote, m.Vote.proposal_id == m.Proposal.id)
+            .group_by(m.Proposal.title)
+            .order_by(m.Proposal.title)
+        ).all()
+        shares = s.execute(
+            select(m.Segment.code, func.count())
+            .join(m.Respondent, m.Respondent.segment_id == m.Segment.id)
+            .group_by(m.Segment.code)
+        ).all()
+    # A second, independent build gives the same votes.
+    from tests.conftest import _clean
+
+    _clean(db)
+    seeding.seed_demo(db)
+    with db.read() as s:
+        again = s.execute(
+            select(m.Proposal.title, func.count(m.Vote.id))
+            .join(m.Vote, m.Vote.proposal_id == m.Proposal.id)
+            .group_by(m.Proposal.title)
+            .order_by(m.Proposal.title)
+        ).all()
+    assert snapshot == again
+    total = sum(n for _, n in shares)
+    top_code, top_n = max(shares, key=lambda row: row[1])
+    assert top_code == "public_officials" and top_n / total > 0.4
