@@ -17,7 +17,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from idmx import __version__, i18n
 from idmx.db import Database
+from idmx.consultations.controllers import ConsultationController
 from idmx.errors import EXCEPTION_HANDLERS
+from idmx.limits import rate_limit_configs, store_registry
 from idmx.paths import STATIC_DIR, templates_dir
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
@@ -92,6 +94,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             SiteController,
+            ConsultationController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={
@@ -99,7 +102,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
-        middleware=[locale_middleware],
+        middleware=[locale_middleware, *(config.middleware for config in rate_limit_configs(settings))],
+        stores=store_registry(settings),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="idmx_csrf",

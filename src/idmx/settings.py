@@ -84,6 +84,9 @@ class Settings:
     redis_url: str = ""
     proposals_per_hour: int = 30
     votes_per_hour: int = 600
+    # Per client address: higher, because a school or an office shares one address.
+    proposals_per_hour_per_ip: int = 300
+    votes_per_hour_per_ip: int = 6000
     smtp_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -120,5 +123,7 @@ class Settings:
             redis_url=env.get("IDMX_REDIS_URL", ""),
             proposals_per_hour=_int(env, "IDMX_PROPOSALS_PER_HOUR", 30, 1, 1_000_000),
             votes_per_hour=_int(env, "IDMX_VOTES_PER_HOUR", 600, 1, 1_000_000),
+            proposals_per_hour_per_ip=_int(env, "IDMX_PROPOSALS_PER_HOUR_PER_IP", 300, 1, 10_000_000),
+            votes_per_hour_per_ip=_int(env, "IDMX_VOTES_PER_HOUR_PER_IP", 6000, 1, 10_000_000),
             smtp_url=env.get("IDMX_SMTP_URL", ""),
         )

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.response import Redirect, Template
+
+# An HTML form body as a plain dict: forms.py validates it and re-renders the form with messages.
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 # Anything that answers htmx and plain requests differently must say so to caches.
 VARY = {"Vary": "HX-Request"}

@@ -35,3 +35,39 @@ def test_models_match_migrations_and_downgrade_round_trips(backend):
         _check(db)
     finally:
         db.dispose()
+
+
+def test_upgrading_a_populated_database_keeps_every_row(backend):
+    """SQLite rebuilds tables in batch migrations; with cascading foreign keys that once deleted
+    every vote of a demo database. Data written at the first revision must survive the upgrade."""
+    from sqlalchemy import text
+
+    from idmx import seeding
+
+    db = Database(backend.new_url(), pool_size=1, max_overflow=2)
+    try:
+        migrations.upgrade(db.engine, "0001")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO consultations (id, slug, title_es, title_en, description_es, description_en, status,"
+                " voting_method, proposal_mode, results_visibility, segment_required, opens_at, closes_at, created_at)"
+                " VALUES (1, 'old', 'Vieja', '', '', '', 'published', 'approval', 'open', 'live', false,"
+                " '2026-01-01 00:00:00', '2026-02-01 00:00:00', '2026-01-01 00:00:00')"
+            ))
+            conn.execute(text(
+                "INSERT INTO respondents (id, consultation_id, token_hash, organisation, use_who, use_purpose, use_benefit, created_at)"
+                " VALUES (1, 1, :h, '', '', '', '', '2026-01-01 00:00:00')"
+            ), {"h": "b" * 64})
+            conn.execute(text(
+                "INSERT INTO proposals (id, consultation_id, title, description, intended_use, status, hidden_reason,"
+                " from_fixed_list, created_at) VALUES (1, 1, 'Calidad del aire', '', '', 'published', '', false, '2026-01-01 00:00:00')"
+            ))
+            conn.execute(text("INSERT INTO votes (id, consultation_id, proposal_id, respondent_id, value, cast_at)"
+                              " VALUES (1, 1, 1, 1, 1, '2026-01-02 00:00:00')"))
+            conn.execute(text("INSERT INTO exposures (respondent_id, proposal_id, consultation_id) VALUES (1, 1, 1)"))
+        before = seeding.counts(db)
+        migrations.upgrade(db.engine)
+        after = seeding.counts(db)
+        assert after == before and after["votes"] == 1 and after["exposures"] == 1
+    finally:
+        db.dispose()

@@ -236,6 +236,8 @@ class Respondent(Base):
     use_purpose: Mapped[str] = mapped_column(String(1000), default="")
     use_benefit: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set at the first proposal or vote: visitors who only looked are not counted as participants.
+    participated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (
         UniqueConstraint("consultation_id", "token_hash"),
         CheckConstraint("length(token_hash) = 64", name="token_hash_sha256"),
@@ -258,6 +260,8 @@ class Proposal(Base):
     hidden_reason: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="SET NULL"))
     from_fixed_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Pairwise comparisons so far; the pairing favours proposals with few so new ones catch up.
+    n_comparisons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     consultation: Mapped[Consultation] = relationship(lazy="raise_on_sql")
@@ -271,6 +275,7 @@ class Proposal(Base):
             "(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
         ),
         CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"),
+        CheckConstraint("n_comparisons >= 0", name="comparisons_non_negative"),
     )
 
 

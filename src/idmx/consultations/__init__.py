@@ -1,0 +1,1 @@
+"""Public participation: consultations, anonymous respondents, proposals and votes."""

@@ -1,0 +1,227 @@
+"""Public participation routes. Handlers parse, call a service, and render a page or an htmx partial."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from idmx.consultations import forms, identity, services
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.settings import Settings
+from idmx.errors import Conflict, DomainError
+from idmx.i18n import gettext as _
+from idmx.web import FormData, page, see_other, wants_fragment
+
+VOTE_LIMIT = {"rate_limit": "vote"}
+PROPOSAL_LIMIT = {"rate_limit": "proposal"}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe_next(value: Any, default: str) -> str:
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+        return value
+    return default
+
+
+def _with_cookie(response: Response, token: str, new: bool, settings: Settings) -> Response:
+    return identity.remember(response, token, secure=settings.production) if new else response
+
+
+def _seed(token: str) -> int:
+    return int(identity.hash_token(token)[:8], 16)
+
+
+class ConsultationController(Controller):
+    path = "/c/{slug:str}"
+
+    @get("/", name="consultations:detail", sync_to_thread=True)
+    def detail(
+        self, request: Request, slug: str, db: NamedDependency[Database], settings: NamedDependency[Settings]
+    ) -> Response:
+        view = services.get_consultation(db, slug)
+        token, new = identity.ensure_token(request)
+        now = _now()
+        query = services.BrowseQuery(
+            q=forms.clean_text(request.query_params.get("q"))[:200],
+            topic=_int(request.query_params.get("topic")),
+            institution=_int(request.query_params.get("institution")),
+            order=request.query_params.get("order", "random"),
+            page=_int(request.query_params.get("page")) or 1,
+        )
+        listing = services.browse(
+            db, view, query, seed=_seed(token), token_hash=identity.hash_token(token), now=now,
+            # Only browsers that kept our cookie are respondents; crawlers never become one.
+            record_exposure=not new,
+        )
+        context = {
+            "view": view,
+            "c": view.consultation,
+            "phase": view.consultation.phase(now),
+            "listing": listing,
+            "choices": services.reference_choices(db),
+            "has_profile": services.has_profile(db, view.id, identity.hash_token(token)),
+        }
+        response = page(request, "consultations/consultation.html", context, fragment="consultations/_proposal_list.html")
+        return _with_cookie(response, token, new, settings)
+
+    @get("/propose", name="consultations:propose_form", sync_to_thread=True)
+    def propose_form(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+        view = services.get_consultation(db, slug)
+        return self._propose_page(request, db, view, forms.ProposalForm())
+
+    def _propose_page(self, request: Request, db: Database, view, form: forms.ProposalForm, status: int = 200) -> Template:
+        return page(
+            request,
+            "consultations/propose.html",
+            {"view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "form": form,
+             "choices": services.reference_choices(db)},
+            status_code=status,
+        )
+
+    @post("/propose", name="consultations:propose", sync_to_thread=True, opt=PROPOSAL_LIMIT)
+    def propose(
+        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response:
+        view = services.get_consultation(db, slug)
+        choices = services.reference_choices(db)
+        form = forms.parse_proposal(
+            data, {i for i, *_ in choices["institutions"]}, {i for i, *_ in choices["topics"]}
+        )
+        if not form.valid:
+            return self._propose_page(request, db, view, form, status=422)
+        token, new = identity.ensure_token(request)
+        proposal = services.create_proposal(db, view, identity.hash_token(token), form, _now())
+        url = request.app.route_reverse("consultations:proposal", slug=slug, proposal_id=proposal.id)
+        return _with_cookie(see_other(url + "?created=1"), token, new, settings)
+
+    @get("/similar", name="consultations:similar", sync_to_thread=True)
+    def similar(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+        view = services.get_consultation(db, slug)
+        text = forms.clean_text(request.query_params.get("title"))[:200]
+        matches = services.similar_proposals(db, view.id, text)
+        return page(request, "consultations/_similar.html", {"view": view, "c": view.consultation, "matches": matches,
+                                                              "phase": view.consultation.phase(_now())})
+
+    @get("/proposals/{proposal_id:int}", name="consultations:proposal", sync_to_thread=True)
+    def proposal(self, request: Request, slug: str, proposal_id: int, db: NamedDependency[Database]) -> Template:
+        view = services.get_consultation(db, slug)
+        token = identity.token_from(request)
+        now = _now()
+        detail = services.proposal_detail(db, view, proposal_id, identity.hash_token(token) if token else None, now)
+        return page(request, "consultations/proposal.html", {
+            "view": view, "c": view.consultation, "phase": view.consultation.phase(now), "d": detail,
+            "p": detail.proposal, "created": request.query_params.get("created") == "1",
+        })
+
+    @post("/proposals/{proposal_id:int}/vote", name="consultations:vote", sync_to_thread=True, opt=VOTE_LIMIT)
+    def vote(
+        self, request: Request, slug: str, proposal_id: int, data: FormData,
+        db: NamedDependency[Database], settings: NamedDependency[Settings],
+    ) -> Response:
+        view = services.get_consultation(db, slug)
+        c = view.consultation
+        token, new = identity.ensure_token(request)
+        if c.voting_method == m.VotingMethod.rating:
+            value = forms.parse_rating(data.get("value"))
+            if value is None:
+                raise DomainError(_("Choose a rating from 1 to 5. Nothing was saved."), field="value")
+        else:
+            value = 1 if data.get("support") == "1" else None
+        stored = services.set_vote(db, c, proposal_id, identity.hash_token(token), value, _now())
+        if wants_fragment(request):
+            template = "consultations/_rating.html" if c.voting_method == m.VotingMethod.rating else "consultations/_support.html"
+            response: Response = page(request, template, {"c": c, "view": view, "item": {"id": proposal_id, "my_vote": stored},
+                                                         "phase": c.phase(_now()), "saved": True})
+        else:
+            default = request.app.route_reverse("consultations:detail", slug=slug)
+            response = see_other(_safe_next(data.get("next"), default))
+        return _with_cookie(response, token, new, settings)
+
+    @get("/pair", name="consultations:pair", sync_to_thread=True)
+    def pair(self, request: Request, slug: str, db: NamedDependency[Database], settings: NamedDependency[Settings]) -> Response:
+        view = services.get_consultation(db, slug)
+        token, new = identity.ensure_token(request)
+        pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
+        response = page(
+            request, "consultations/pair.html",
+            {"view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "pair": pair},
+            fragment="consultations/_pair.html",
+        )
+        return _with_cookie(response, token, new, settings)
+
+    @post("/pair", name="consultations:pair_vote", sync_to_thread=True, opt=VOTE_LIMIT)
+    def pair_vote(
+        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response:
+        view = services.get_consultation(db, slug)
+        token, new = identity.ensure_token(request)
+        left, right = _int(data.get("left")), _int(data.get("right"))
+        choice = data.get("choice")
+        winner = left if choice == "left" else right if choice == "right" else None
+        if left is None or right is None or choice not in ("left", "right", "none"):
+            raise Conflict(_("That choice does not belong to the pair you were shown. Nothing was saved."))
+        services.record_pair(db, view.consultation, identity.hash_token(token), left, right, winner, _now())
+        if wants_fragment(request):
+            pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
+            response: Response = page(request, "consultations/_pair.html", {
+                "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "pair": pair, "saved": True})
+        else:
+            response = see_other(request.app.route_reverse("consultations:pair", slug=slug) + "?saved=1")
+        return _with_cookie(response, token, new, settings)
+
+    @get("/profile", name="consultations:profile_form", sync_to_thread=True)
+    def profile_form(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+        view = services.get_consultation(db, slug)
+        token = identity.token_from(request)
+        current = services.get_profile(db, view.id, identity.hash_token(token) if token else None)
+        form = forms.ProfileForm()
+        if current is not None:
+            form = forms.ProfileForm(
+                segment_id=current.segment_id, state_id=current.state_id, organisation=current.organisation,
+                use_who=current.use_who, use_purpose=current.use_purpose, use_benefit=current.use_benefit,
+            )
+        return self._profile_page(request, db, view, form, next_url=request.query_params.get("next", ""))
+
+    def _profile_page(self, request: Request, db: Database, view, form: forms.ProfileForm, next_url: str = "", status: int = 200) -> Template:
+        return page(request, "consultations/profile.html", {
+            "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "form": form,
+            "choices": services.reference_choices(db), "next": _safe_next(next_url, ""),
+        }, status_code=status)
+
+    @post("/profile", name="consultations:profile", sync_to_thread=True, opt=PROPOSAL_LIMIT)
+    def profile(
+        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+    ) -> Response:
+        view = services.get_consultation(db, slug)
+        choices = services.reference_choices(db)
+        default = request.app.route_reverse("consultations:detail", slug=slug)
+        if data.get("skip"):
+            return see_other(_safe_next(data.get("next"), default))
+        form = forms.parse_profile(
+            data, {i for i, *_ in choices["segments"]}, {i for i, *_ in choices["states"]},
+            segment_required=view.consultation.segment_required,
+        )
+        if not form.valid:
+            return self._profile_page(request, db, view, form, next_url=str(data.get("next", "")), status=422)
+        token, new = identity.ensure_token(request)
+        services.save_profile(db, view.consultation, identity.hash_token(token), form, _now())
+        return _with_cookie(see_other(_safe_next(data.get("next"), default)), token, new, settings)

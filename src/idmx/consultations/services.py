@@ -1,0 +1,507 @@
+"""Participation: reading consultations and proposals, and the respondent's writes.
+
+Every write runs in one transaction (`db.write()`); the vote path uses SQLAlchemy Core statements with
+ON CONFLICT so that it is one round trip per step and concurrent identical requests store one vote.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from idmx.consultations.forms import ProfileForm, ProposalForm
+from idmx.consultations.pairing import choose_pair
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.db.types import utcnow
+from idmx.db.upsert import insert_for
+from idmx.errors import Conflict, NotFound
+from idmx.i18n import gettext as _
+from idmx.matching import ProposalIndex, normalize, terms
+
+PAGE_SIZE = 20
+ORDERS = ("random", "newest", "support")
+VOTABLE = (m.ProposalStatus.published,)
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsultationView:
+    consultation: m.Consultation
+    institution: dict[str, str] | None
+
+    @property
+    def id(self) -> int:
+        return self.consultation.id
+
+    def results_visible(self, now: datetime) -> bool:
+        c = self.consultation
+        return c.results_visibility == m.ResultsVisibility.live or now >= c.closes_at
+
+
+def get_consultation(db: Database, slug: str) -> ConsultationView:
+    with db.read() as s:
+        row = s.execute(
+            select(m.Consultation, m.Institution.acronym, m.Institution.name_es, m.Institution.name_en)
+            .outerjoin(m.Institution, m.Institution.id == m.Consultation.institution_id)
+            .where(m.Consultation.slug == slug, m.Consultation.status == m.ConsultationStatus.published)
+        ).first()
+    if row is None:
+        raise NotFound(_("There is no consultation at this address."))
+    c, acronym, name_es, name_en = row
+    return ConsultationView(c, {"acronym": acronym, "name_es": name_es, "name_en": name_en} if acronym else None)
+
+
+def ensure_open(c: m.Consultation, now: datetime) -> None:
+    """Writes are accepted only between opening and closing, by the server's clock."""
+    if now < c.opens_at:
+        raise Conflict(_("This consultation has not opened yet. Nothing was saved."))
+    if now >= c.closes_at:
+        raise Conflict(_("This consultation is closed. Nothing was saved."))
+
+
+def reference_choices(db: Database) -> dict[str, list[tuple[int, str, str]]]:
+    """(id, Spanish name, English name) lists for the form selects."""
+    with db.read() as s:
+        return {
+            "institutions": [
+                (i, f"{a} · {es}", f"{a} · {en}")
+                for i, a, es, en in s.execute(
+                    select(m.Institution.id, m.Institution.acronym, m.Institution.name_es, m.Institution.name_en)
+                    .order_by(m.Institution.acronym)
+                )
+            ],
+            "topics": list(s.execute(select(m.Topic.id, m.Topic.name_es, m.Topic.name_en).order_by(m.Topic.name_es)).tuples()),
+            "segments": list(
+                s.execute(select(m.Segment.id, m.Segment.name_es, m.Segment.name_en).order_by(m.Segment.sort_order)).tuples()
+            ),
+            "states": list(s.execute(select(m.State.id, m.State.name, m.State.name).order_by(m.State.inegi_code)).tuples()),
+        }
+
+
+def respondent_id(s: Session, consultation_id: int, token_hash: str | None) -> int | None:
+    if token_hash is None:
+        return None
+    return s.scalar(
+        select(m.Respondent.id).where(
+            m.Respondent.consultation_id == consultation_id, m.Respondent.token_hash == token_hash
+        )
+    )
+
+
+def upsert_respondent(
+    s: Session, consultation_id: int, token_hash: str, *, participating: bool, segment_required: bool = False
+) -> int:
+    """Get or create the respondent in one statement; mark when they first took part.
+
+    With `segment_required`, a respondent who has not stated a sector is refused (the caller's
+    transaction then rolls back, so nothing is stored).
+    """
+    now = utcnow()
+    table = m.Respondent.__table__
+    stmt = insert_for(s, table).values(
+        consultation_id=consultation_id,
+        token_hash=token_hash,
+        organisation="", use_who="", use_purpose="", use_benefit="",
+        created_at=now,
+        participated_at=now if participating else None,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["consultation_id", "token_hash"],
+        set_={
+            "participated_at": func.coalesce(table.c.participated_at, stmt.excluded.participated_at)
+        },
+    ).returning(table.c.id, table.c.segment_id)
+    rid, segment_id = s.execute(stmt).one()
+    if segment_required and segment_id is None:
+        raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
+    return rid
+
+
+@dataclass
+class BrowseQuery:
+    q: str = ""
+    topic: int | None = None
+    institution: int | None = None
+    order: str = "random"
+    page: int = 1
+
+
+@dataclass
+class BrowseItem:
+    id: int
+    title: str
+    description: str
+    institution: str | None
+    topic_es: str | None
+    topic_en: str | None
+    created_at: datetime
+    support: float | None = None
+    my_vote: int | None = None
+
+
+@dataclass
+class BrowsePage:
+    items: list[BrowseItem]
+    total: int
+    page: int
+    pages: int
+    query: BrowseQuery
+    support_label: str = ""
+    orders: list[str] = field(default_factory=list)
+
+
+def _random_key(seed: int):
+    # A cheap permutation of ids that is the same on both databases and stable for one respondent
+    # across pages, so early proposals are not favoured by always coming first.
+    return (m.Proposal.id * 2654435761 + seed) % 4294967291
+
+
+def _support_column(method: m.VotingMethod):
+    if method == m.VotingMethod.rating:
+        return (
+            select(func.avg(m.Vote.value)).where(m.Vote.proposal_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
+        )
+    if method == m.VotingMethod.pairwise:
+        return (
+            select(func.count()).where(m.PairwiseVote.winner_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
+        )
+    return select(func.count()).where(m.Vote.proposal_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
+
+
+def matching_ids(s: Session, consultation_id: int, q: str) -> list[int]:
+    """Ids of published proposals whose text contains every searched term (accent- and case-blind)."""
+    wanted = terms(q) or frozenset(normalize(q).split())
+    if not wanted:
+        return []
+    rows = s.execute(
+        select(m.Proposal.id, m.Proposal.title, m.Proposal.description).where(
+            m.Proposal.consultation_id == consultation_id, m.Proposal.status == m.ProposalStatus.published
+        )
+    )
+    return [pid for pid, title, desc in rows if wanted <= (terms(f"{title} {desc}") | set(normalize(f"{title} {desc}").split()))]
+
+
+def browse(
+    db: Database,
+    view: ConsultationView,
+    query: BrowseQuery,
+    *,
+    seed: int,
+    token_hash: str | None,
+    now: datetime,
+    record_exposure: bool,
+) -> BrowsePage:
+    c = view.consultation
+    visible = view.results_visible(now)
+    orders = ["random", "newest"] + (["support"] if visible else [])
+    if query.order not in orders:
+        query.order = "random"
+    support = _support_column(c.voting_method).label("support")
+    conditions = [m.Proposal.consultation_id == c.id, m.Proposal.status == m.ProposalStatus.published]
+    if query.topic:
+        conditions.append(m.Proposal.topic_id == query.topic)
+    if query.institution:
+        conditions.append(m.Proposal.institution_id == query.institution)
+
+    with db.read() as s:
+        if query.q:
+            conditions.append(m.Proposal.id.in_(matching_ids(s, c.id, query.q)))
+        total = s.scalar(select(func.count()).select_from(m.Proposal).where(*conditions)) or 0
+        pages = max(1, -(-total // PAGE_SIZE))
+        query.page = min(max(1, query.page), pages)
+        order_by: list[Any]
+        if query.order == "newest":
+            order_by = [m.Proposal.created_at.desc(), m.Proposal.id.desc()]
+        elif query.order == "support":
+            order_by = [support.desc(), m.Proposal.id]
+        else:
+            order_by = [_random_key(seed), m.Proposal.id]
+        rows = s.execute(
+            select(
+                m.Proposal.id, m.Proposal.title, m.Proposal.description, m.Institution.acronym,
+                m.Topic.name_es, m.Topic.name_en, m.Proposal.created_at, support,
+            )
+            .outerjoin(m.Institution, m.Institution.id == m.Proposal.institution_id)
+            .outerjoin(m.Topic, m.Topic.id == m.Proposal.topic_id)
+            .where(*conditions)
+            .order_by(*order_by)
+            .limit(PAGE_SIZE)
+            .offset((query.page - 1) * PAGE_SIZE)
+        ).all()
+        rid = respondent_id(s, c.id, token_hash)
+        mine: dict[int, int] = {}
+        if rid is not None and rows:
+            mine = dict(
+                s.execute(
+                    select(m.Vote.proposal_id, m.Vote.value).where(
+                        m.Vote.respondent_id == rid, m.Vote.proposal_id.in_([r.id for r in rows])
+                    )
+                ).all()
+            )
+    items = [
+        BrowseItem(
+            id=r.id, title=r.title, description=r.description, institution=r.acronym, topic_es=r.name_es,
+            topic_en=r.name_en, created_at=r.created_at,
+            support=(float(r.support) if r.support is not None else None) if visible else None,
+            my_vote=mine.get(r.id),
+        )
+        for r in rows
+    ]
+    if record_exposure and token_hash and items and c.voting_method == m.VotingMethod.approval and c.is_open(now):
+        record_exposures(db, c.id, token_hash, [i.id for i in items])
+    return BrowsePage(items, total, query.page, pages, query, orders=orders)
+
+
+def record_exposures(db: Database, consultation_id: int, token_hash: str, proposal_ids: list[int]) -> None:
+    """Remember which proposals this respondent was shown: the denominator of their support."""
+    with db.write() as s:
+        rid = upsert_respondent(s, consultation_id, token_hash, participating=False)
+        stmt = insert_for(s, m.Exposure.__table__).on_conflict_do_nothing()
+        s.execute(stmt, [{"respondent_id": rid, "proposal_id": pid, "consultation_id": consultation_id} for pid in proposal_ids])
+
+
+# --- proposals -----------------------------------------------------------------------------------------
+
+
+def similar_proposals(db: Database, consultation_id: int, text: str, limit: int = 5) -> list[dict[str, Any]]:
+    if len(normalize(text)) < 3:
+        return []
+    with db.read() as s:
+        rows = s.execute(
+            select(m.Proposal.id, m.Proposal.title).where(
+                m.Proposal.consultation_id == consultation_id, m.Proposal.status == m.ProposalStatus.published
+            )
+        ).all()
+    index = ProposalIndex(rows)
+    titles = dict(rows)
+    return [{"id": pid, "title": titles[pid], "score": score} for pid, score in index.search(text, limit=limit)]
+
+
+def create_proposal(db: Database, view: ConsultationView, token_hash: str, form: ProposalForm, now: datetime) -> m.Proposal:
+    c = view.consultation
+    ensure_open(c, now)
+    if c.proposal_mode == m.ProposalMode.fixed:
+        raise Conflict(_("This consultation only votes on a fixed list; new proposals are not accepted."))
+    with db.write() as s:
+        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
+        proposal = m.Proposal(
+            consultation_id=c.id,
+            title=form.title,
+            description=form.description,
+            institution_id=form.institution_id,
+            topic_id=form.topic_id,
+            intended_use=form.intended_use,
+            status=m.ProposalStatus.pending if c.proposal_mode == m.ProposalMode.moderated else m.ProposalStatus.published,
+            author_id=rid,
+            created_at=now,
+        )
+        s.add(proposal)
+        s.flush()
+        if c.voting_method == m.VotingMethod.approval and proposal.status == m.ProposalStatus.published:
+            # Authors support their own proposal (and so have seen it).
+            s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(),
+                      [{"respondent_id": rid, "proposal_id": proposal.id, "consultation_id": c.id}])
+            s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(),
+                      [{"consultation_id": c.id, "proposal_id": proposal.id, "respondent_id": rid, "value": 1, "cast_at": now}])
+    return proposal
+
+
+@dataclass
+class ProposalDetail:
+    proposal: m.Proposal
+    consultation_slug: str
+    institution: dict[str, str] | None
+    topic: dict[str, str] | None
+    merged_into: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    support: float | None
+    votes: int
+    my_vote: int | None
+
+
+def proposal_detail(db: Database, view: ConsultationView, proposal_id: int, token_hash: str | None, now: datetime) -> ProposalDetail:
+    c = view.consultation
+    with db.read() as s:
+        row = s.execute(
+            select(m.Proposal, m.Institution.acronym, m.Institution.name_es, m.Institution.name_en, m.Topic.name_es, m.Topic.name_en)
+            .outerjoin(m.Institution, m.Institution.id == m.Proposal.institution_id)
+            .outerjoin(m.Topic, m.Topic.id == m.Proposal.topic_id)
+            .where(m.Proposal.id == proposal_id, m.Proposal.consultation_id == c.id)
+        ).first()
+        if row is None:
+            raise NotFound(_("There is no proposal at this address."))
+        p, acronym, inst_es, inst_en, topic_es, topic_en = row
+        rid = respondent_id(s, c.id, token_hash)
+        if p.status == m.ProposalStatus.pending and (rid is None or p.author_id != rid):
+            raise NotFound(_("There is no proposal at this address."))
+        merged = None
+        if p.merged_into_id:
+            target = s.execute(select(m.Proposal.id, m.Proposal.title).where(m.Proposal.id == p.merged_into_id)).first()
+            merged = {"id": target.id, "title": target.title} if target else None
+        events = s.execute(
+            select(m.AuditEvent.at, m.AuditEvent.action, m.AuditEvent.public_note)
+            .where(m.AuditEvent.object_type == "proposal", m.AuditEvent.object_id == p.id, m.AuditEvent.public_note != "")
+            .order_by(m.AuditEvent.at)
+        ).all()
+        votes = s.scalar(select(func.count()).select_from(m.Vote).where(m.Vote.proposal_id == p.id)) or 0
+        support = s.scalar(select(_support_column(c.voting_method)).select_from(m.Proposal).where(m.Proposal.id == p.id))
+        my_vote = s.scalar(select(m.Vote.value).where(m.Vote.proposal_id == p.id, m.Vote.respondent_id == rid)) if rid else None
+    history = [{"at": p.created_at, "action": "created", "note": ""}] + [
+        {"at": at, "action": action, "note": note} for at, action, note in events
+    ]
+    visible = view.results_visible(now)
+    return ProposalDetail(
+        proposal=p,
+        consultation_slug=c.slug,
+        institution={"acronym": acronym, "name_es": inst_es, "name_en": inst_en} if acronym else None,
+        topic={"name_es": topic_es, "name_en": topic_en} if topic_es else None,
+        merged_into=merged,
+        history=history,
+        support=float(support) if (support is not None and visible) else None,
+        votes=votes if visible else 0,
+        my_vote=my_vote,
+    )
+
+
+# --- votes ---------------------------------------------------------------------------------------------
+
+
+def _votable(s: Session, c: m.Consultation, proposal_id: int) -> None:
+    status = s.scalar(
+        select(m.Proposal.status).where(m.Proposal.id == proposal_id, m.Proposal.consultation_id == c.id)
+    )
+    if status is None:
+        raise NotFound(_("There is no proposal at this address."))
+    if status == m.ProposalStatus.merged:
+        raise Conflict(_("This proposal was merged into another one; vote for that one instead. Nothing was saved."))
+    if status != m.ProposalStatus.published:
+        raise Conflict(_("This proposal is not open for votes. Nothing was saved."))
+
+
+def set_vote(db: Database, c: m.Consultation, proposal_id: int, token_hash: str, value: int | None, now: datetime) -> int | None:
+    """Approval (value 1, or None to withdraw) or rating (1-5). A new answer replaces the old one."""
+    ensure_open(c, now)
+    if c.voting_method == m.VotingMethod.pairwise:
+        raise Conflict(_("This consultation compares proposals in pairs; use the comparison page."))
+    if c.voting_method == m.VotingMethod.approval and value not in (1, None):
+        raise Conflict(_("Support is either given or withdrawn."))
+    with db.write() as s:
+        _votable(s, c, proposal_id)
+        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
+        if c.voting_method == m.VotingMethod.approval:
+            s.execute(
+                insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(),
+                [{"respondent_id": rid, "proposal_id": proposal_id, "consultation_id": c.id}],
+            )
+        if value is None:
+            s.execute(delete(m.Vote).where(m.Vote.respondent_id == rid, m.Vote.proposal_id == proposal_id))
+            return None
+        stmt = insert_for(s, m.Vote.__table__).values(
+            consultation_id=c.id, proposal_id=proposal_id, respondent_id=rid, value=value, cast_at=now
+        )
+        s.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["respondent_id", "proposal_id"],
+                set_={"value": stmt.excluded.value, "cast_at": stmt.excluded.cast_at},
+            )
+        )
+    return value
+
+
+def current_vote(db: Database, consultation_id: int, proposal_id: int, token_hash: str | None) -> int | None:
+    with db.read() as s:
+        rid = respondent_id(s, consultation_id, token_hash)
+        if rid is None:
+            return None
+        return s.scalar(select(m.Vote.value).where(m.Vote.respondent_id == rid, m.Vote.proposal_id == proposal_id))
+
+
+@dataclass
+class Pair:
+    left: dict[str, Any]
+    right: dict[str, Any]
+    answered: int
+
+
+def next_pair(db: Database, c: m.Consultation, token_hash: str | None, rng: random.Random) -> Pair | None:
+    with db.read() as s:
+        comparisons = dict(
+            s.execute(
+                select(m.Proposal.id, m.Proposal.n_comparisons).where(
+                    m.Proposal.consultation_id == c.id, m.Proposal.status == m.ProposalStatus.published
+                )
+            ).all()
+        )
+        rid = respondent_id(s, c.id, token_hash)
+        seen: set[frozenset[int]] = set()
+        if rid is not None:
+            seen = {frozenset(p) for p in s.execute(
+                select(m.PairwiseVote.left_id, m.PairwiseVote.right_id).where(m.PairwiseVote.respondent_id == rid)
+            ).all()}
+        pair = choose_pair(comparisons, seen, rng)
+        if pair is None:
+            return None
+        rows = {
+            r.id: {"id": r.id, "title": r.title, "description": r.description}
+            for r in s.execute(select(m.Proposal.id, m.Proposal.title, m.Proposal.description).where(m.Proposal.id.in_(pair)))
+        }
+    return Pair(rows[pair[0]], rows[pair[1]], len(seen))
+
+
+def record_pair(db: Database, c: m.Consultation, token_hash: str, left: int, right: int, winner: int | None, now: datetime) -> None:
+    ensure_open(c, now)
+    if c.voting_method != m.VotingMethod.pairwise:
+        raise Conflict(_("This consultation does not compare proposals in pairs."))
+    if left == right or (winner is not None and winner not in (left, right)):
+        raise Conflict(_("That choice does not belong to the pair you were shown. Nothing was saved."))
+    with db.write() as s:
+        for pid in (left, right):
+            _votable(s, c, pid)
+        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
+        s.add(m.PairwiseVote(consultation_id=c.id, respondent_id=rid, left_id=left, right_id=right, winner_id=winner, cast_at=now))
+        s.execute(
+            update(m.Proposal)
+            .where(m.Proposal.id.in_((left, right)))
+            .values(n_comparisons=m.Proposal.n_comparisons + 1)
+        )
+
+
+# --- profile --------------------------------------------------------------------------------------------
+
+
+def get_profile(db: Database, consultation_id: int, token_hash: str | None) -> m.Respondent | None:
+    if token_hash is None:
+        return None
+    with db.read() as s:
+        return s.scalar(
+            select(m.Respondent).where(m.Respondent.consultation_id == consultation_id, m.Respondent.token_hash == token_hash)
+        )
+
+
+def save_profile(db: Database, c: m.Consultation, token_hash: str, form: ProfileForm, now: datetime) -> None:
+    ensure_open(c, now)
+    with db.write() as s:
+        rid = upsert_respondent(s, c.id, token_hash, participating=False)
+        s.execute(
+            update(m.Respondent)
+            .where(m.Respondent.id == rid)
+            .values(
+                segment_id=form.segment_id, state_id=form.state_id, organisation=form.organisation,
+                use_who=form.use_who, use_purpose=form.use_purpose, use_benefit=form.use_benefit,
+            )
+        )
+
+
+def has_profile(db: Database, consultation_id: int, token_hash: str | None) -> bool:
+    profile = get_profile(db, consultation_id, token_hash)
+    return bool(profile and (profile.segment_id or profile.state_id))
+
+
