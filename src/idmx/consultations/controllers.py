@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
 from idmx.consultations import forms, identity, services
@@ -52,7 +53,7 @@ class ConsultationController(Controller):
 
     @get("/", name="consultations:detail", sync_to_thread=True)
     def detail(
-        self, request: Request, slug: str, db: NamedDependency[Database], settings: NamedDependency[Settings]
+        self, request: Request, slug: FromPath[str], db: NamedDependency[Database], settings: NamedDependency[Settings]
     ) -> Response:
         view = services.get_consultation(db, slug)
         token, new = identity.ensure_token(request)
@@ -81,7 +82,7 @@ class ConsultationController(Controller):
         return _with_cookie(response, token, new, settings)
 
     @get("/propose", name="consultations:propose_form", sync_to_thread=True)
-    def propose_form(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+    def propose_form(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
         view = services.get_consultation(db, slug)
         return self._propose_page(request, db, view, forms.ProposalForm())
 
@@ -96,7 +97,7 @@ class ConsultationController(Controller):
 
     @post("/propose", name="consultations:propose", sync_to_thread=True, opt=PROPOSAL_LIMIT)
     def propose(
-        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response:
         view = services.get_consultation(db, slug)
@@ -112,7 +113,7 @@ class ConsultationController(Controller):
         return _with_cookie(see_other(url + "?created=1"), token, new, settings)
 
     @get("/similar", name="consultations:similar", sync_to_thread=True)
-    def similar(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+    def similar(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
         view = services.get_consultation(db, slug)
         text = forms.clean_text(request.query_params.get("title"))[:200]
         matches = services.similar_proposals(db, view.id, text)
@@ -120,7 +121,7 @@ class ConsultationController(Controller):
                                                               "phase": view.consultation.phase(_now())})
 
     @get("/proposals/{proposal_id:int}", name="consultations:proposal", sync_to_thread=True)
-    def proposal(self, request: Request, slug: str, proposal_id: int, db: NamedDependency[Database]) -> Template:
+    def proposal(self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], db: NamedDependency[Database]) -> Template:
         view = services.get_consultation(db, slug)
         token = identity.token_from(request)
         now = _now()
@@ -132,7 +133,7 @@ class ConsultationController(Controller):
 
     @post("/proposals/{proposal_id:int}/vote", name="consultations:vote", sync_to_thread=True, opt=VOTE_LIMIT)
     def vote(
-        self, request: Request, slug: str, proposal_id: int, data: FormData,
+        self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], data: FormData,
         db: NamedDependency[Database], settings: NamedDependency[Settings],
     ) -> Response:
         view = services.get_consultation(db, slug)
@@ -155,7 +156,7 @@ class ConsultationController(Controller):
         return _with_cookie(response, token, new, settings)
 
     @get("/pair", name="consultations:pair", sync_to_thread=True)
-    def pair(self, request: Request, slug: str, db: NamedDependency[Database], settings: NamedDependency[Settings]) -> Response:
+    def pair(self, request: Request, slug: FromPath[str], db: NamedDependency[Database], settings: NamedDependency[Settings]) -> Response:
         view = services.get_consultation(db, slug)
         token, new = identity.ensure_token(request)
         pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
@@ -168,7 +169,7 @@ class ConsultationController(Controller):
 
     @post("/pair", name="consultations:pair_vote", sync_to_thread=True, opt=VOTE_LIMIT)
     def pair_vote(
-        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response:
         view = services.get_consultation(db, slug)
@@ -188,7 +189,7 @@ class ConsultationController(Controller):
         return _with_cookie(response, token, new, settings)
 
     @get("/profile", name="consultations:profile_form", sync_to_thread=True)
-    def profile_form(self, request: Request, slug: str, db: NamedDependency[Database]) -> Template:
+    def profile_form(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
         view = services.get_consultation(db, slug)
         token = identity.token_from(request)
         current = services.get_profile(db, view.id, identity.hash_token(token) if token else None)
@@ -208,7 +209,7 @@ class ConsultationController(Controller):
 
     @post("/profile", name="consultations:profile", sync_to_thread=True, opt=PROPOSAL_LIMIT)
     def profile(
-        self, request: Request, slug: str, data: FormData, db: NamedDependency[Database],
+        self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response:
         view = services.get_consultation(db, slug)
