@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BigInteger, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from idmx.consultations.forms import ProfileForm, ProposalForm
@@ -78,11 +78,11 @@ def reference_choices(db: Database) -> dict[str, list[tuple[int, str, str]]]:
                     .order_by(m.Institution.acronym)
                 )
             ],
-            "topics": list(s.execute(select(m.Topic.id, m.Topic.name_es, m.Topic.name_en).order_by(m.Topic.name_es)).tuples()),
-            "segments": list(
-                s.execute(select(m.Segment.id, m.Segment.name_es, m.Segment.name_en).order_by(m.Segment.sort_order)).tuples()
-            ),
-            "states": list(s.execute(select(m.State.id, m.State.name, m.State.name).order_by(m.State.inegi_code)).tuples()),
+            "topics": [tuple(r) for r in s.execute(select(m.Topic.id, m.Topic.name_es, m.Topic.name_en).order_by(m.Topic.name_es))],
+            "segments": [
+                tuple(r) for r in s.execute(select(m.Segment.id, m.Segment.name_es, m.Segment.name_en).order_by(m.Segment.sort_order))
+            ],
+            "states": [tuple(r) for r in s.execute(select(m.State.id, m.State.name, m.State.name).order_by(m.State.inegi_code))],
         }
 
 
@@ -161,7 +161,8 @@ class BrowsePage:
 def _random_key(seed: int):
     # A cheap permutation of ids that is the same on both databases and stable for one respondent
     # across pages, so early proposals are not favoured by always coming first.
-    return (m.Proposal.id * 2654435761 + seed) % 4294967291
+    big = BigInteger()
+    return (cast(m.Proposal.id, big) * literal(2654435761, big) + literal(seed, big)) % literal(4294967291, big)
 
 
 def _support_column(method: m.VotingMethod):
