@@ -78,6 +78,13 @@ class BackendFactory:
         admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    from idmx.accounts import passwords
+
+    passwords.use_cheap_parameters()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request, tmp_path_factory) -> Iterator[BackendFactory]:
     if request.param == "postgresql":

@@ -17,12 +17,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from idmx import __version__, i18n
 from idmx.db import Database
+from idmx.accounts.controllers import AccountController
 from idmx.consultations.controllers import ConsultationController
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.limits import rate_limit_configs, store_registry
 from idmx.paths import STATIC_DIR, templates_dir
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
+from idmx.staff.controllers import StaffController
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
@@ -95,6 +97,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         route_handlers=[
             SiteController,
             ConsultationController,
+            AccountController,
+            StaffController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={

@@ -144,6 +144,30 @@ def seed(demo: bool) -> None:
         database.dispose()
 
 
+@main.command()
+@click.option("--email", required=True, help="The staff member's e-mail (their sign-in name).")
+@click.option("--role", required=True, type=click.Choice(["central_admin", "institution_admin", "institution_moderator"]),
+              help="central_admin: everything; institution_admin: its institution's consultations, moderation and plan; "
+                   "institution_moderator: moderation only.")
+@click.option("--institution", help="Acronym of the institution (required for institution roles), e.g. SEMARNAT.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given; at least 10 characters.")
+def createuser(email: str, role: str, institution: str | None, password: str) -> None:
+    """Create a staff account (the password is stored as an argon2id hash only)."""
+    from idmx.accounts.services import create_user
+    from idmx.db.models import Role
+    from idmx.errors import DomainError
+
+    database = _database(_settings())
+    try:
+        user_id = create_user(database, email, password, Role(role), institution)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        database.dispose()
+    click.echo(f"idmx: staff user {email} created (id {user_id}, {role})")
+
+
 def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
     try:
         main(standalone_mode=True)

@@ -7,7 +7,7 @@ import logging
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from idmx.i18n import gettext as _
@@ -62,6 +62,13 @@ def domain_error_handler(request: Request, exc: DomainError) -> Response:
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not _is_api(request):
+        from urllib.parse import quote
+
+        target = "/staff/login?next=" + quote(request.url.path, safe="/")
+        if request.headers.get("hx-request") == "true":  # htmx follows HX-Redirect, not a 303 inside a swap
+            return Response("", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
     if _is_api(request) and isinstance(exc, ValidationException):
         return Response(
             {"status_code": status, "detail": exc.detail, "extra": exc.extra},

@@ -1,0 +1,71 @@
+"""Sign in, sign out, change password."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from idmx.accounts import sessions, throttle
+from idmx.accounts.guards import ALL_STAFF, principal_of, staff_guard
+from idmx.accounts.services import authenticate, change_password, normalise_email
+from idmx.consultations.forms import clean_text
+from idmx.db import Database
+from idmx.i18n import gettext as _
+from idmx.settings import Settings
+from idmx.web import FormData, client_ip, page, see_other
+
+
+def _safe_next(value: object) -> str:
+    if isinstance(value, str) and value.startswith("/staff") and not value.startswith("//"):
+        return value
+    return "/staff"
+
+
+class AccountController(Controller):
+    path = "/staff"
+
+    @get("/login", name="accounts:login_form")
+    async def login_form(self, request: Request) -> Template:
+        return page(request, "accounts/login.html", {"email": "", "error": "", "next": _safe_next(request.query_params.get("next"))})
+
+    @post("/login", name="accounts:login")
+    async def login(self, request: Request, data: FormData, db: NamedDependency[Database],
+                    settings: NamedDependency[Settings]) -> Response:
+        email = normalise_email(clean_text(data.get("email")))[:254]
+        password = data.get("password") if isinstance(data.get("password"), str) else ""
+        target = _safe_next(data.get("next"))
+        store = request.app.stores.get("login_throttle")
+        if not await throttle.allow(store, f"acct:{email}", f"ip:{client_ip(request)}"):
+            return page(request, "accounts/login.html", {
+                "email": email, "next": target,
+                "error": _("Too many sign-in attempts. Wait a minute and try again."),
+            }, status_code=429)
+        user_id = await to_thread.run_sync(authenticate, db, email, password)
+        if user_id is None:
+            return page(request, "accounts/login.html", {
+                "email": email, "next": target, "error": _("The e-mail or the password is not right."),
+            }, status_code=400)
+        response = see_other(target)
+        await sessions.start(request, response, user_id, secure=settings.production)
+        return response
+
+    @post("/logout", name="accounts:logout", guards=[staff_guard], opt={"roles": ALL_STAFF})
+    async def logout(self, request: Request) -> Response:
+        response = see_other("/staff/login")
+        await sessions.end(request, response)
+        return response
+
+    @get("/password", name="accounts:password_form", guards=[staff_guard], opt={"roles": ALL_STAFF})
+    async def password_form(self, request: Request) -> Template:
+        return page(request, "accounts/password.html", {"errors": {}, "done": False, "me": principal_of(request)})
+
+    @post("/password", name="accounts:password", guards=[staff_guard], opt={"roles": ALL_STAFF})
+    async def password(self, request: Request, data: FormData, db: NamedDependency[Database]) -> Template:
+        me = principal_of(request)
+        current = data.get("current") if isinstance(data.get("current"), str) else ""
+        new = data.get("new") if isinstance(data.get("new"), str) else ""
+        errors = await to_thread.run_sync(change_password, db, me.id, current, new)
+        return page(request, "accounts/password.html", {"errors": errors, "done": not errors, "me": me},
+                    status_code=422 if errors else 200)

@@ -1,0 +1,1 @@
+"""The staff workspace: central team and institutions run consultations, moderate and answer."""
