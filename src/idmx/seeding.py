@@ -264,6 +264,7 @@ def _create_demo_consultation(
             "use_purpose": "",
             "use_benefit": "",
             "created_at": opens + timedelta(minutes=int(i)),
+            "participated_at": opens + timedelta(minutes=int(i)),
         }
         for i in range(spec.respondents)
     ]

@@ -21,6 +21,7 @@ def consultation_listing(db: Database, now: datetime) -> dict[str, list[dict]]:
     """Published consultations grouped into open, upcoming and closed, with participation counts."""
     participants = (
         select(m.Respondent.consultation_id, func.count().label("n"))
+        .where(m.Respondent.participated_at.is_not(None))  # visitors who only looked do not count
         .group_by(m.Respondent.consultation_id)
         .subquery()
     )

@@ -1,0 +1,1 @@
+"""Downloads: CSV (and later XLSX, JSON, DCAT) safe to open in a spreadsheet."""
