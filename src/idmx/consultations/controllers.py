@@ -146,13 +146,17 @@ class ConsultationController(Controller):
         else:
             value = 1 if data.get("support") == "1" else None
         stored = services.set_vote(db, c, proposal_id, identity.hash_token(token), value, _now())
+        default = request.app.route_reverse("consultations:detail", slug=slug)
+        # The page the vote came from: the form's field, or the query string for buttons that borrow
+        # another form (the similar-proposals list inside the proposal form).
+        back = _safe_next(data.get("next") or request.query_params.get("next"), default)
         if wants_fragment(request):
             template = "consultations/_rating.html" if c.voting_method == m.VotingMethod.rating else "consultations/_support.html"
             response: Response = page(request, template, {"c": c, "view": view, "item": {"id": proposal_id, "my_vote": stored},
-                                                         "phase": c.phase(_now()), "saved": True})
+                                                         "phase": c.phase(_now()), "saved": True,
+                                                         "next_url": back.split("#")[0]})
         else:
-            default = request.app.route_reverse("consultations:detail", slug=slug)
-            response = see_other(_safe_next(data.get("next"), default))
+            response = see_other(back)
         return _with_cookie(response, token, new, settings)
 
     @get("/pair", name="consultations:pair", sync_to_thread=True)

@@ -7,6 +7,7 @@ ON CONFLICT so that it is one round trip per step and concurrent identical reque
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,8 +68,26 @@ def ensure_open(c: m.Consultation, now: datetime) -> None:
         raise Conflict(_("This consultation is closed. Nothing was saved."))
 
 
+_REFERENCE_TTL_S = 300.0
+_reference_cache: dict[int, tuple[float, dict[str, list[tuple[int, str, str]]]]] = {}
+
+
 def reference_choices(db: Database) -> dict[str, list[tuple[int, str, str]]]:
-    """(id, Spanish name, English name) lists for the form selects."""
+    """(id, Spanish name, English name) lists for the form selects.
+
+    Reference data changes only when `idmx seed` runs, yet every consultation page needs it: keep it
+    for a few minutes per process instead of four queries per page view.
+    """
+    cached = _reference_cache.get(id(db))
+    now = time.monotonic()
+    if cached and now - cached[0] < _REFERENCE_TTL_S:
+        return cached[1]
+    choices = _load_reference_choices(db)
+    _reference_cache[id(db)] = (now, choices)
+    return choices
+
+
+def _load_reference_choices(db: Database) -> dict[str, list[tuple[int, str, str]]]:
     with db.read() as s:
         return {
             "institutions": [
