@@ -19,12 +19,16 @@ from idmx import __version__, i18n
 from idmx.db import Database
 from idmx.accounts.controllers import AccountController
 from idmx.consultations.controllers import ConsultationController
+from idmx.consultations.reports import ReportController
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.limits import rate_limit_configs, store_registry
 from idmx.paths import STATIC_DIR, templates_dir
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
+from idmx.staff.consultations import StaffConsultationController
+from idmx.staff.audit_log import AuditLogController
 from idmx.staff.controllers import StaffController
+from idmx.staff.moderation import ModerationController
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
@@ -99,6 +103,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             ConsultationController,
             AccountController,
             StaffController,
+            ModerationController,
+            AuditLogController,
+            ReportController,
+            StaffConsultationController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={

@@ -395,8 +395,12 @@ def proposal_detail(db: Database, view: ConsultationView, proposal_id: int, toke
 
 
 def _votable(s: Session, c: m.Consultation, proposal_id: int) -> None:
+    # FOR SHARE (PostgreSQL; SQLite serialises writers anyway): a merge or hide that locks the row
+    # waits for this vote, or this vote waits for it and then sees the new status.
     status = s.scalar(
-        select(m.Proposal.status).where(m.Proposal.id == proposal_id, m.Proposal.consultation_id == c.id)
+        select(m.Proposal.status)
+        .where(m.Proposal.id == proposal_id, m.Proposal.consultation_id == c.id)
+        .with_for_update(read=True)
     )
     if status is None:
         raise NotFound(_("There is no proposal at this address."))

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -370,3 +371,76 @@ class AuditEvent(Base):
     # The public part of the history shown on a proposal's page ("merged into X", "hidden because Y").
     public_note: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+
+# --- ranking -------------------------------------------------------------------------------------
+
+
+class RankingRun(Base):
+    """One computation of a consultation's ranking (DESIGN: "Corrida de priorización").
+
+    Immutable: a run is inserted once and never updated (no code path updates it, and the ORM refuses
+    to flush a change). ``params`` holds everything that shaped the result, including the weighting
+    targets actually used (the default equal segment shares written out explicitly), so the run can be
+    reproduced from its exported inputs with `idmx rank`. ``fingerprint`` is the SHA-256 of the
+    canonical input rows (see ``idmx.ranking.files``); equal fingerprints and params give equal results.
+    ``results`` lists one dict per ranked proposal (rank, proposal_id, score, ci_low, ci_high, n_eff,
+    n_votes, and theta for pairwise), rounded to 10 decimals.
+    """
+
+    __tablename__ = "ranking_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
+    method: Mapped[VotingMethod] = mapped_column(str_enum(VotingMethod, "ranking_method"))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    code_version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Overall and within-segment ranks side by side (approval and rating runs; NULL for pairwise).
+    segment_ranks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Respondents, vote rows, Kish n_eff and design effect, weight per cell, unmet raking margins,
+    # and how long each stage took.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("length(fingerprint) = 64", name="fingerprint_sha256"),
+        Index("ix_ranking_runs_latest", "consultation_id", "method", "created_at"),
+    )
+
+
+@event.listens_for(RankingRun, "before_update")
+def _ranking_runs_are_immutable(_mapper, _connection, target: RankingRun) -> None:
+    raise RuntimeError(f"ranking run {target.id} is immutable; compute a new run instead of changing it")
+
+
+# --- moderation ----------------------------------------------------------------------------------
+
+
+class ReportResolution(enum.StrEnum):
+    dismissed = "dismissed"  # looked at; the proposal stays as it is
+    hidden = "hidden"  # the proposal was hidden
+    merged = "merged"  # the proposal was merged into a duplicate
+
+
+class ProposalReport(Base):
+    """Someone from the public says a proposal breaks the rules. Open while resolved_at is NULL.
+
+    No personal data: no address, no cookie token; at most the reporter's respondent row (SET NULL when
+    that row goes), so that one respondent's repeated reports can be recognised.
+    """
+
+    __tablename__ = "proposal_reports"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[ReportResolution | None] = mapped_column(str_enum(ReportResolution, "report_resolution"))
+    __table_args__ = (
+        CheckConstraint("length(reason) BETWEEN 1 AND 1000", name="reason_length"),
+        CheckConstraint("(resolved_at IS NULL) = (resolution IS NULL)", name="resolved_has_resolution"),
+        Index("ix_proposal_reports_open", "consultation_id", "resolved_at"),
+    )
