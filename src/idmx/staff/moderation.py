@@ -20,7 +20,6 @@ from idmx.accounts.services import StaffPrincipal
 from idmx.consultations.forms import ProposalForm, parse_proposal
 from idmx.consultations.services import reference_choices
 from idmx.db import Database
-from idmx.errors import NotFound
 from idmx.i18n import gettext as _
 from idmx.staff import moderation_services as services
 from idmx.web import FormData, page, see_other, wants_fragment
@@ -102,7 +101,9 @@ class ModerationController(Controller):
         me = principal_of(request)
         survivor, merged = _int(data.get("survivor")), _int(data.get("merged"))
         if merged is None:
-            raise NotFound(_("There is no proposal at this address."))
+            # Out of scope is a 404 whatever the form says; in scope, a missing choice is a form error.
+            return self._queue_page(request, db, me, consultation_id, status=422,
+                                    errors={"merged": _("Choose the duplicate to merge.")})
         if survivor is None:
             errors = {"survivor": _("Choose the proposal that remains.")}
             return self._proposal_page(request, db, me, merged, errors=errors, status=422)
