@@ -19,6 +19,7 @@ from idmx import __version__, i18n
 from idmx.db import Database
 from idmx.accounts.controllers import AccountController
 from idmx.consultations.controllers import ConsultationController
+from idmx.ranking.controllers import ResultsController
 from idmx.consultations.reports import ReportController
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.limits import rate_limit_configs, store_registry
@@ -101,6 +102,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         route_handlers=[
             SiteController,
             ConsultationController,
+            ResultsController,
             AccountController,
             StaffController,
             ModerationController,

@@ -1,0 +1,150 @@
+"""Public results pages: the ranked table, the interval chart, sector views, CSV download.
+
+Results are shown once the consultation's visibility allows it (live, or after closing). A page
+shows the latest stored run; when there is none, or an open consultation's run is older than
+`STALE_AFTER`, one request computes a new run while concurrent requests keep showing the previous
+one. Handlers run in the worker thread pool, so the computation never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Stream, Template
+from sqlalchemy import select
+
+from idmx.consultations import services as participation
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.errors import NotFound
+from idmx.exports.safety import csv_lines
+from idmx.i18n import current as current_lang
+from idmx.i18n import format_number
+from idmx.i18n import gettext as _
+from idmx.ranking import runs, views
+from idmx.web import page
+
+STALE_AFTER = timedelta(minutes=10)
+_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stale(run: m.RankingRun | None, c: m.Consultation, now: datetime) -> bool:
+    if run is None:
+        return True
+    if now >= c.closes_at:
+        return run.created_at < c.closes_at  # the final ranking is computed once, after closing
+    return c.is_open(now) and now - run.created_at >= STALE_AFTER
+
+
+def current_run(db: Database, c: m.Consultation, now: datetime) -> m.RankingRun | None:
+    run = runs.latest_run(db, c.id, c.voting_method.value)
+    if not _stale(run, c, now):
+        return run
+    lock = _locks[c.id]
+    # With a previous run to show, do not queue behind another request that is already computing.
+    if not lock.acquire(blocking=run is None):
+        return run
+    try:
+        latest = runs.latest_run(db, c.id, c.voting_method.value)
+        if not _stale(latest, c, now):
+            return latest
+        try:
+            return runs.run_for_consultation(db, c.id)
+        except runs.RankingError:
+            return latest  # nothing to rank yet (no votes)
+    finally:
+        lock.release()
+
+
+def _titles(db: Database, consultation_id: int) -> dict[int, str]:
+    with db.read() as s:
+        return dict(s.execute(select(m.Proposal.id, m.Proposal.title).where(m.Proposal.consultation_id == consultation_id)).all())
+
+
+def _segment_names(db: Database) -> dict[str, str]:
+    with db.read() as s:
+        rows = s.execute(select(m.Segment.code, m.Segment.name_es, m.Segment.name_en).order_by(m.Segment.sort_order)).all()
+    names = {code: (en if current_lang() == "en" else es) for code, es, en in rows}
+    names["not_stated"] = _("Not stated")
+    return names
+
+
+def segment_mix(run: m.RankingRun, names: dict[str, str]) -> list[dict[str, Any]]:
+    totals: dict[str, int] = defaultdict(int)
+    for cell in run.summary.get("cell_weights", []):
+        totals[str(cell.get("segment", "not_stated"))] += int(cell["respondents"])
+    n = sum(totals.values()) or 1
+    targets = {c: float(t) for v, c, t in run.params.get("targets", []) if v == "segment"}
+    target_total = sum(targets.values()) or 1.0
+    return [
+        {"code": code, "name": names.get(code, code), "n": totals[code], "share": totals[code] / n,
+         "target": targets[code] / target_total if code in targets else None}
+        for code in sorted(totals, key=lambda k: (k == "not_stated", names.get(k, k)))
+    ]
+
+
+class ResultsController(Controller):
+    path = "/c/{slug:str}/results"
+
+    def _load(self, db: Database, slug: str) -> tuple[participation.ConsultationView, m.RankingRun | None]:
+        view = participation.get_consultation(db, slug)
+        now = _now()
+        if not view.results_visible(now):
+            raise NotFound(_("The results of this consultation are published when it closes."))
+        return view, current_run(db, view.consultation, now)
+
+    @get("/", name="ranking:results", sync_to_thread=True)
+    def results(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
+        view, run = self._load(db, slug)
+        c = view.consultation
+        criterion = request.query_params.get("criterion", "lower")
+        criterion = criterion if criterion in views.CRITERIA else "lower"
+        names = _segment_names(db)
+        rows, comparison, mix, chart = [], {"codes": [], "rows": []}, [], None
+        segment = request.query_params.get("segment", "")
+        if run is not None:
+            rows = views.ranked_rows(run.results, _titles(db, c.id), criterion)
+            comparison = views.comparison(rows, run.segment_ranks)
+            if segment not in comparison["codes"]:
+                segment = ""
+            if segment:
+                rows = views.by_segment(rows, run.segment_ranks, segment)
+            mix = segment_mix(run, names)
+        scale = (1.0, 5.0) if c.voting_method == m.VotingMethod.rating else (0.0, 1.0)
+        chart = views.interval_chart(rows, scale)
+        context = {
+            "view": view, "c": c, "phase": c.phase(_now()), "run": run, "summary": run.summary if run else {},
+            "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
+            "mix": mix, "segment_names": {k: names.get(k, k) for k in comparison["codes"]} or {},
+            "fmt": (lambda v: format_number(v, 2)) if c.voting_method == m.VotingMethod.rating
+            else (lambda v: format_number(v * 100, 1) + "\u00a0%"),
+        }
+        return page(request, "ranking/results.html", context, fragment="ranking/_results.html")
+
+    @get("/ranking.csv", name="ranking:results_csv", sync_to_thread=True)
+    def results_csv(self, slug: FromPath[str], db: NamedDependency[Database]) -> Response:
+        view, run = self._load(db, slug)
+        titles = _titles(db, view.id)
+        pairwise = view.consultation.voting_method == m.VotingMethod.pairwise
+        header = ["rank", "proposal_id", "title", "score", "ci_low", "ci_high", "n_eff", "n_votes"] + (["theta"] if pairwise else [])
+        results = run.results if run else []
+        body = csv_lines(header, (
+            [r["rank"], r["proposal_id"], titles.get(int(r["proposal_id"]), ""), r["score"], r["ci_low"], r["ci_high"],
+             r["n_eff"], r["n_votes"]] + ([r.get("theta")] if pairwise else [])
+            for r in results
+        ))
+        filename = f"idmx-{view.consultation.slug}-ranking.csv"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if run is not None:
+            headers["X-IDMX-Fingerprint"] = run.fingerprint
+        return Stream(body, media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,116 @@
+"""Shaping a stored ranking run for people (pure): table rows, the interval chart, segment columns.
+
+Nothing here touches the database or HTTP; the controller passes in the run's rows and titles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from idmx.ranking.compute import rank
+
+CRITERIA = ("lower", "point")
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    proposal_id: int
+    title: str
+    score: float
+    ci_low: float
+    ci_high: float
+    n_eff: float
+    n_votes: int
+    segment_rank: int | None = None
+
+
+def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str = "lower") -> list[Row]:
+    """The run's results ordered by the chosen criterion (lower end of the interval, or point)."""
+    if not results:
+        return []
+    frame = pd.DataFrame(results)
+    ordered = rank(frame.drop(columns=["rank"], errors="ignore"), by="lower" if criterion not in CRITERIA else criterion)
+    return [
+        Row(int(r.rank), int(r.proposal_id), titles.get(int(r.proposal_id), f"#{int(r.proposal_id)}"), float(r.score),
+            float(r.ci_low), float(r.ci_high), float(r.n_eff), int(r.n_votes))
+        for r in ordered.itertuples()
+    ]
+
+
+def segment_codes(segment_ranks: list[dict[str, Any]] | None) -> list[str]:
+    if not segment_ranks:
+        return []
+    return sorted(k[len("rank_"):] for k in segment_ranks[0] if k.startswith("rank_") and k != "rank_overall")
+
+
+def by_segment(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, segment: str) -> list[Row]:
+    """Rows reordered by their rank within one segment; proposals that segment never saw go last."""
+    if not segment_ranks or segment not in segment_codes(segment_ranks):
+        return rows
+    ranks = {int(r["proposal_id"]): r.get(f"rank_{segment}") for r in segment_ranks}
+
+    def key(row: Row) -> tuple[int, float, int]:
+        value = ranks.get(row.proposal_id)
+        missing = value is None or (isinstance(value, float) and value != value)
+        return (1 if missing else 0, 0 if missing else float(value), row.rank)
+
+    out = []
+    for row in sorted(rows, key=key):
+        value = ranks.get(row.proposal_id)
+        seg_rank = None if value is None or (isinstance(value, float) and value != value) else int(value)
+        out.append(Row(**{**row.__dict__, "segment_rank": seg_rank}))
+    return out
+
+
+def comparison(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, limit: int = 15) -> dict[str, Any]:
+    """Overall rank next to each segment's rank for the top proposals."""
+    codes = segment_codes(segment_ranks)
+    by_id = {int(r["proposal_id"]): r for r in (segment_ranks or [])}
+    table = []
+    for row in rows[:limit]:
+        ranks = by_id.get(row.proposal_id, {})
+        table.append({
+            "rank": row.rank, "title": row.title,
+            "segments": [None if ranks.get(f"rank_{c}") in (None, "") or ranks.get(f"rank_{c}") != ranks.get(f"rank_{c}")
+                         else int(ranks[f"rank_{c}"]) for c in codes],
+        })
+    return {"codes": codes, "rows": table}
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    y: float
+    x_low: float
+    x_high: float
+    x_point: float
+    label: str
+    rank: int
+
+
+def interval_chart(rows: list[Row], scale: tuple[float, float], limit: int = 25, width: int = 640,
+                   label_width: int = 24, row_height: int = 22) -> dict[str, Any]:
+    """Geometry of a dot-and-whisker chart: one row per proposal, the interval as a line."""
+    lo, hi = scale
+    shown = rows[:limit]
+    plot = width - label_width - 20
+
+    def x(value: float) -> float:
+        return round(label_width + 10 + (min(max(value, lo), hi) - lo) / (hi - lo) * plot, 1)
+
+    bars = [
+        ChartBar(y=30 + i * row_height, x_low=x(r.ci_low), x_high=x(r.ci_high), x_point=x(r.score),
+                 label=f"{r.rank}. {r.title}", rank=r.rank)
+        for i, r in enumerate(shown)
+    ]
+    ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
+    return {
+        "width": width,
+        "height": 40 + len(bars) * row_height,
+        "bars": bars,
+        "ticks": [(x(t), t) for t in ticks],
+        "axis_y": 20,
+    }

@@ -1,0 +1,103 @@
+"""Public results pages over HTTP, on both databases."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, insert, select
+
+from idmx.db import models as m
+from idmx.db.types import utcnow
+from tests import factories as f
+
+
+def _votes(db, c, ids, pattern):
+    """pattern: respondent index -> (segment code, {proposal index: supported?})."""
+    with db.write() as s:
+        segs = dict(s.execute(select(m.Segment.code, m.Segment.id)).all())
+        for i, (seg, marks) in enumerate(pattern):
+            r = m.Respondent(consultation_id=c.id, token_hash=f"{i:064d}", segment_id=segs[seg], participated_at=utcnow())
+            s.add(r)
+            s.flush()
+            for j, supported in marks.items():
+                s.execute(insert(m.Exposure), [{"respondent_id": r.id, "proposal_id": ids[j], "consultation_id": c.id}])
+                if supported:
+                    s.execute(insert(m.Vote), [{"consultation_id": c.id, "proposal_id": ids[j], "respondent_id": r.id, "value": 1}])
+
+
+def _world(db, **overrides):
+    c = f.consultation(db, **overrides)
+    ids = f.proposals(db, c.id, ["=HYPERLINK(\"http://x\")", "Calidad del aire por estación", "Escuelas públicas"])
+    # Officials (many) like proposal 0; journalists (few) like proposal 1.
+    pattern = [("public_officials", {0: True, 1: False, 2: i % 2 == 0}) for i in range(30)]
+    pattern += [("journalists", {0: False, 1: True, 2: i % 3 == 0}) for i in range(6)]
+    _votes(db, c, ids, pattern)
+    return c, ids
+
+
+def test_results_page_ranks_with_intervals_and_reuses_the_stored_run(client, db):
+    c, ids = _world(db)
+    r = client.get(f"/c/{c.slug}/results")
+    assert r.status_code == 200
+    assert "<svg" in r.text and "<title id=\"chart-title\">" in r.text and "<desc id=\"chart-desc\">" in r.text
+    assert "Calidad del aire por estación" in r.text and "Intervalo de 95%" in r.text
+    client.get(f"/c/{c.slug}/results")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.RankingRun)) == 1
+
+
+def test_weighting_lets_the_smaller_segment_count(client, db):
+    c, ids = _world(db)
+    html = client.get(f"/c/{c.slug}/results").text
+    table = html.split("<tbody>")[1]
+    # Weighted to equal segment shares, the journalists' favourite ties the officials' favourite.
+    assert table.index("Calidad del aire") < table.index("Escuelas públicas")
+    assert "Periodistas" in html and "Servidores públicos" in html
+
+
+def test_htmx_switches_criterion_and_segment_without_a_page(client, db):
+    c, _ = _world(db)
+    r = client.get(f"/c/{c.slug}/results", params={"criterion": "point", "segment": "journalists"},
+                   headers={"HX-Request": "true"})
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="results"')
+    assert "<html" not in r.text and "Lugar en el sector" in r.text
+    rows = r.text.split("<tbody>")[1]
+    assert rows.index("Calidad del aire") < rows.index("HYPERLINK")
+
+
+def test_results_are_hidden_until_closing_when_the_consultation_says_so(client, db):
+    c, _ = _world(db, results_visibility=m.ResultsVisibility.after_close)
+    r = client.get(f"/c/{c.slug}/results")
+    assert r.status_code == 404 and "cuando cierra" in r.text
+    assert client.get(f"/c/{c.slug}/results/ranking.csv").status_code == 404
+
+
+def test_csv_download_is_spreadsheet_safe(client, db):
+    c, ids = _world(db)
+    r = client.get(f"/c/{c.slug}/results/ranking.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    body = r.content.decode("utf-8")
+    assert body.startswith("\ufeffrank,proposal_id,title,score,ci_low,ci_high,n_eff,n_votes\r\n")
+    assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body and '"=HYPERLINK' not in body
+    assert len(body.strip().split("\r\n")) == 4
+    assert len(r.headers["x-idmx-fingerprint"]) == 64
+
+
+def test_a_run_made_before_closing_is_replaced_once_after_closing(client, db):
+    c, _ = _world(db)
+    client.get(f"/c/{c.slug}/results")
+    with db.write() as s:
+        s.execute(m.Consultation.__table__.update().where(m.Consultation.id == c.id).values(
+            closes_at=utcnow()))  # after the first run was made
+    time.sleep(0.01)
+    client.get(f"/c/{c.slug}/results")
+    client.get(f"/c/{c.slug}/results")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.RankingRun)) == 2
+
+
+def test_no_votes_yet_is_said_plainly(client, db):
+    c = f.consultation(db)
+    f.proposals(db, c.id, ["Calidad del aire por estación"])
+    r = client.get(f"/c/{c.slug}/results")
+    assert r.status_code == 200 and "Todavía no hay votos que priorizar." in r.text
