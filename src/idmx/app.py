@@ -22,7 +22,7 @@ from idmx.consultations.controllers import ConsultationController
 from idmx.ranking.controllers import ResultsController
 from idmx.consultations.reports import ReportController
 from idmx.errors import EXCEPTION_HANDLERS
-from idmx.limits import rate_limit_configs, store_registry
+from idmx.limits import rate_limit_middleware, store_registry
 from idmx.paths import STATIC_DIR, templates_dir
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
@@ -116,7 +116,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
-        middleware=[locale_middleware, *(config.middleware for config in rate_limit_configs(settings))],
+        middleware=[locale_middleware, rate_limit_middleware(settings)],
         stores=store_registry(settings),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

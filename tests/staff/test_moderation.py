@@ -382,7 +382,7 @@ def test_merge_refusals(client, db, moderated):
     assert post_form(client, url, {"survivor": pending[0], "merged": published[1]}).status_code == 409  # survivor pending
     assert post_form(client, url, {"survivor": published[0], "merged": published[0]}).status_code == 400
     assert post_form(client, url, {"survivor": published[0], "merged": 999999}).status_code == 404
-    assert post_form(client, url, {"survivor": published[0]}).status_code == 404
+    assert post_form(client, url, {"survivor": published[0]}).status_code == 422  # a form error in scope
     assert {proposal(db, pid).status for pid in published} == {m.ProposalStatus.published} and events(db) == []
 
 

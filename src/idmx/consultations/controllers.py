@@ -11,11 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from idmx.consultations import forms, identity, services
+from idmx.consultations import forms, identity, services, voting
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.settings import Settings
-from idmx.errors import Conflict, DomainError
+from idmx.errors import Conflict
 from idmx.i18n import gettext as _
 from idmx.web import FormData, page, see_other, wants_fragment
 
@@ -136,24 +136,21 @@ class ConsultationController(Controller):
         self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], data: FormData,
         db: NamedDependency[Database], settings: NamedDependency[Settings],
     ) -> Response:
-        view = services.get_consultation(db, slug)
-        c = view.consultation
         token, new = identity.ensure_token(request)
-        if c.voting_method == m.VotingMethod.rating:
-            value = forms.parse_rating(data.get("value"))
-            if value is None:
-                raise DomainError(_("Choose a rating from 1 to 5. Nothing was saved."), field="value")
-        else:
-            value = 1 if data.get("support") == "1" else None
-        stored = services.set_vote(db, c, proposal_id, identity.hash_token(token), value, _now())
+        now = _now()
+        # Approval: support=1 gives, anything else withdraws. Rating: the 1-5 value (checked in `cast`).
+        c, stored = voting.cast(
+            db, slug, proposal_id, identity.hash_token(token), 1 if data.get("support") == "1" else None, now,
+            rating=forms.parse_rating(data.get("value")),
+        )
         default = request.app.route_reverse("consultations:detail", slug=slug)
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
         back = _safe_next(data.get("next") or request.query_params.get("next"), default)
         if wants_fragment(request):
             template = "consultations/_rating.html" if c.voting_method == m.VotingMethod.rating else "consultations/_support.html"
-            response: Response = page(request, template, {"c": c, "view": view, "item": {"id": proposal_id, "my_vote": stored},
-                                                         "phase": c.phase(_now()), "saved": True,
+            response: Response = page(request, template, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
+                                                         "phase": c.phase(now), "saved": True,
                                                          "next_url": back.split("#")[0]})
         else:
             response = see_other(back)

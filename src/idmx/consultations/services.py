@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, literal, select, update
+from sqlalchemy import BigInteger, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from idmx.consultations.forms import ProfileForm, ProposalForm
 from idmx.consultations.pairing import choose_pair
+from idmx.consultations.voting import check_open, check_votable
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.db.types import utcnow
@@ -60,12 +61,8 @@ def get_consultation(db: Database, slug: str) -> ConsultationView:
     return ConsultationView(c, {"acronym": acronym, "name_es": name_es, "name_en": name_en} if acronym else None)
 
 
-def ensure_open(c: m.Consultation, now: datetime) -> None:
-    """Writes are accepted only between opening and closing, by the server's clock."""
-    if now < c.opens_at:
-        raise Conflict(_("This consultation has not opened yet. Nothing was saved."))
-    if now >= c.closes_at:
-        raise Conflict(_("This consultation is closed. Nothing was saved."))
+# Writes are accepted only between opening and closing, by the server's clock (shared with the vote path).
+ensure_open = check_open
 
 
 _REFERENCE_TTL_S = 300.0
@@ -404,40 +401,7 @@ def _votable(s: Session, c: m.Consultation, proposal_id: int) -> None:
     )
     if status is None:
         raise NotFound(_("There is no proposal at this address."))
-    if status == m.ProposalStatus.merged:
-        raise Conflict(_("This proposal was merged into another one; vote for that one instead. Nothing was saved."))
-    if status != m.ProposalStatus.published:
-        raise Conflict(_("This proposal is not open for votes. Nothing was saved."))
-
-
-def set_vote(db: Database, c: m.Consultation, proposal_id: int, token_hash: str, value: int | None, now: datetime) -> int | None:
-    """Approval (value 1, or None to withdraw) or rating (1-5). A new answer replaces the old one."""
-    ensure_open(c, now)
-    if c.voting_method == m.VotingMethod.pairwise:
-        raise Conflict(_("This consultation compares proposals in pairs; use the comparison page."))
-    if c.voting_method == m.VotingMethod.approval and value not in (1, None):
-        raise Conflict(_("Support is either given or withdrawn."))
-    with db.write() as s:
-        _votable(s, c, proposal_id)
-        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
-        if c.voting_method == m.VotingMethod.approval:
-            s.execute(
-                insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(),
-                [{"respondent_id": rid, "proposal_id": proposal_id, "consultation_id": c.id}],
-            )
-        if value is None:
-            s.execute(delete(m.Vote).where(m.Vote.respondent_id == rid, m.Vote.proposal_id == proposal_id))
-            return None
-        stmt = insert_for(s, m.Vote.__table__).values(
-            consultation_id=c.id, proposal_id=proposal_id, respondent_id=rid, value=value, cast_at=now
-        )
-        s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["respondent_id", "proposal_id"],
-                set_={"value": stmt.excluded.value, "cast_at": stmt.excluded.cast_at},
-            )
-        )
-    return value
+    check_votable(status)
 
 
 def current_vote(db: Database, consultation_id: int, proposal_id: int, token_hash: str | None) -> int | None:

@@ -1,0 +1,133 @@
+"""The vote hot path: approval and rating votes in one connection and one transaction.
+
+Four statements: read the consultation and proposal (locking the proposal row against a concurrent
+merge or hide on PostgreSQL), get-or-create the respondent, record the exposure, upsert the vote.
+The statements are built once per dialect with bind parameters and run through Core: building an
+ON CONFLICT statement (`excluded` copies the table) and ORM unit-of-work bookkeeping cost more than
+the database work itself (`benchmarks/vote_ingest.py`, `benchmarks/profile_vote.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.errors import Conflict, NotFound
+from idmx.i18n import gettext as _
+
+C, P, R, V, E = (t.__table__ for t in (m.Consultation, m.Proposal, m.Respondent, m.Vote, m.Exposure))
+
+
+@dataclass(frozen=True)
+class VoteTarget:
+    """What the vote path knows of the consultation; enough to render the vote control."""
+
+    id: int
+    slug: str
+    status: m.ConsultationStatus
+    opens_at: datetime
+    closes_at: datetime
+    voting_method: m.VotingMethod
+    segment_required: bool
+
+    def phase(self, now: datetime) -> str:
+        if self.status != m.ConsultationStatus.published:
+            return "draft"
+        if now < self.opens_at:
+            return "upcoming"
+        return "open" if now < self.closes_at else "closed"
+
+
+@cache
+def _statements(dialect: str) -> dict[str, Any]:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    target = (
+        select(C.c.id, C.c.slug, C.c.status, C.c.opens_at, C.c.closes_at, C.c.voting_method, C.c.segment_required,
+               P.c.status.label("proposal_status"))
+        .select_from(P.join(C, C.c.id == P.c.consultation_id))
+        .where(C.c.slug == bindparam("slug"), P.c.id == bindparam("proposal_id"))
+        .with_for_update(read=True, of=P)
+    )
+    respondent = insert(R).values(
+        consultation_id=bindparam("consultation_id"), token_hash=bindparam("token_hash"),
+        organisation="", use_who="", use_purpose="", use_benefit="",
+        created_at=bindparam("now"), participated_at=bindparam("now"),
+    )
+    respondent = respondent.on_conflict_do_update(
+        index_elements=[R.c.consultation_id, R.c.token_hash],
+        set_={"participated_at": func.coalesce(R.c.participated_at, respondent.excluded.participated_at)},
+    ).returning(R.c.id, R.c.segment_id)
+    exposure = insert(E).values(
+        respondent_id=bindparam("respondent_id"), proposal_id=bindparam("proposal_id"),
+        consultation_id=bindparam("consultation_id"),
+    ).on_conflict_do_nothing()
+    vote = insert(V).values(
+        consultation_id=bindparam("consultation_id"), proposal_id=bindparam("proposal_id"),
+        respondent_id=bindparam("respondent_id"), value=bindparam("value"), cast_at=bindparam("now"),
+    )
+    vote = vote.on_conflict_do_update(
+        index_elements=[V.c.respondent_id, V.c.proposal_id],
+        set_={"value": vote.excluded.value, "cast_at": vote.excluded.cast_at},
+    )
+    withdraw = delete(V).where(V.c.respondent_id == bindparam("respondent_id"), V.c.proposal_id == bindparam("proposal_id"))
+    return {"target": target, "respondent": respondent, "exposure": exposure, "vote": vote, "withdraw": withdraw}
+
+
+def check_open(target: VoteTarget, now: datetime) -> None:
+    if now < target.opens_at:
+        raise Conflict(_("This consultation has not opened yet. Nothing was saved."))
+    if now >= target.closes_at:
+        raise Conflict(_("This consultation is closed. Nothing was saved."))
+
+
+def check_votable(status: m.ProposalStatus) -> None:
+    if status == m.ProposalStatus.merged:
+        raise Conflict(_("This proposal was merged into another one; vote for that one instead. Nothing was saved."))
+    if status != m.ProposalStatus.published:
+        raise Conflict(_("This proposal is not open for votes. Nothing was saved."))
+
+
+def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int | None, now: datetime,
+         *, rating: int | None = None) -> tuple[VoteTarget, int | None]:
+    """Store an approval (`value` 1, or None to withdraw) or a 1-5 rating; a new answer replaces the old.
+
+    `rating` carries the parsed rating for rating consultations (None when the form's value was not
+    1-5), since which of the two applies is only known once the consultation is read.
+    """
+    st = _statements(db.engine.dialect.name)
+    with db.write_connection() as conn:
+        row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id}).first()
+        if row is None:
+            raise NotFound(_("There is no proposal at this address."))
+        target = VoteTarget(row.id, row.slug, row.status, row.opens_at, row.closes_at, row.voting_method, row.segment_required)
+        if target.status != m.ConsultationStatus.published:
+            raise NotFound(_("There is no consultation at this address."))
+        check_open(target, now)
+        if target.voting_method == m.VotingMethod.pairwise:
+            raise Conflict(_("This consultation compares proposals in pairs; use the comparison page."))
+        if target.voting_method == m.VotingMethod.rating:
+            if rating is None:
+                from idmx.errors import DomainError
+
+                raise DomainError(_("Choose a rating from 1 to 5. Nothing was saved."), field="value")
+            value = rating
+        check_votable(row.proposal_status)
+        params = {"consultation_id": target.id, "proposal_id": proposal_id, "now": now}
+        respondent_id, segment_id = conn.execute(st["respondent"], {**params, "token_hash": token_hash}).one()
+        if target.segment_required and segment_id is None:
+            raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
+        params["respondent_id"] = respondent_id
+        if target.voting_method == m.VotingMethod.approval:
+            conn.execute(st["exposure"], params)
+        if value is None:
+            conn.execute(st["withdraw"], params)
+        else:
+            conn.execute(st["vote"], {**params, "value": value})
+    return target, value
