@@ -7,13 +7,16 @@ browser is `$IDMX_CHROMIUM` or `chromium` on PATH.
 
 Fixtures: `server` (base URL of one `idmx serve --demo` per session), `browser` (one per session),
 `page` (a fresh context, hence fresh cookies, per test; locale es-MX), `page_nojs` (the same with
-JavaScript disabled), `reader_page` (one context shared by a module's read-only checks) and `axe`
-(runs axe-core on the current page and fails on serious or critical violations).
+JavaScript disabled), `reader_page` (one context shared by a module's read-only checks), `axe`
+(runs axe-core on the current page and fails on serious or critical violations), and for staff pages
+`STAFF` (the accounts created before the server starts), `staff_sessions` and `staff_page`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,6 +58,30 @@ SERVER_LIMITS = {
     "IDMX_VOTES_PER_HOUR_PER_IP": "1000000",
     "IDMX_PROPOSALS_PER_HOUR_PER_IP": "100000",
 }
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    email: str
+    role: str
+    institution: str | None = None  # acronym, for institution roles
+
+
+# Staff accounts created with `idmx createuser` before the server starts. Sign-in is throttled to 5
+# attempts a minute per client address (all tests share 127.0.0.1), so tests sign in through the form
+# once per account (`staff_sessions`) and reuse the cookies.
+STAFF_PASSWORD = "e2e-staff-password-2027"
+STAFF = {
+    "semarnat_admin": StaffAccount("admin.semarnat@e2e.test", "institution_admin", "SEMARNAT"),
+    "central_admin": StaffAccount("central.admin@e2e.test", "central_admin"),
+}
+# Runs each argument list of the JSON in argv[1] as an `idmx` command; the first failure ends it.
+SETUP_COMMANDS = """
+import json, sys
+from idmx.cli import main
+for args in json.loads(sys.argv[1]):
+    main(args, prog_name="idmx", standalone_mode=False)
+"""
 
 
 def chromium_path() -> str | None:
@@ -117,7 +145,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str, Path]]:
-    """Starts `idmx serve --demo` on a free port and an empty SQLite file; does not wait for it."""
+    """Starts `idmx serve --demo` on a free port and a new SQLite file; does not wait for it.
+
+    Before `serve`, in the same process group, it runs `idmx db upgrade`, `idmx seed --demo` and one
+    `idmx createuser` per `STAFF` account (serve then finds a non-empty database and only checks the
+    migrations). A failing step ends the chain, and the `server` fixture reports the log.
+    """
     reason = _unavailable()
     if reason:
         pytest.fail(f"CI=true but {reason}")
@@ -134,10 +167,20 @@ def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         PYTHONUNBUFFERED="1",
         **SERVER_LIMITS,
     )
+    steps = [["db", "upgrade"], ["seed", "--demo"]]
+    for account in STAFF.values():
+        steps.append(["createuser", "--email", account.email, "--role", account.role, "--password", STAFF_PASSWORD,
+                      *(["--institution", account.institution] if account.institution else [])])
+    # The `idmx` commands run in one interpreter (each `python -m idmx` start costs about a second of
+    # imports), in a shell chain, so the setup overlaps the browser's start; `exec` makes serve the
+    # process-group leader that `_stop` ends.
+    setup = [sys.executable, "-c", SETUP_COMMANDS, json.dumps(steps)]
+    serve = [sys.executable, "-m", "idmx", "serve", "--demo", "--port", str(port)]
+    script = f"{shlex.join(setup)} && exec {shlex.join(serve)}"
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "idmx", "serve", "--demo", "--port", str(port)],
+            ["/bin/sh", "-c", script],
             cwd=tmp,
             env=env,
             stdout=log,
@@ -206,6 +249,50 @@ def reader_page(browser, server: str) -> Iterator:
     context.add_init_script(HTMX_SETTLE_COUNTER)
     yield pg
     context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def staff_sessions(browser, server: str) -> Callable[[str], dict]:
+    """`staff_sessions(key)`: the cookies of a `STAFF[key]` session, signed in through the form once."""
+    states: dict[str, dict] = {}
+
+    def state(key: str) -> dict:
+        if key not in states:
+            account = STAFF[key]
+            context, pg, _errors = _new_page(browser, server)
+            try:
+                pg.goto("/staff/login")
+                pg.locator("#email").fill(account.email)
+                pg.locator("#password").fill(STAFF_PASSWORD)
+                with pg.expect_navigation():
+                    pg.locator("main form button[type=submit]").click()
+                if not pg.url.rstrip("/").endswith("/staff"):
+                    pytest.fail(f"signing in as {account.email} ended at {pg.url}")
+                states[key] = context.storage_state()
+            finally:
+                context.close()
+        return states[key]
+
+    return state
+
+
+@pytest.fixture
+def staff_page(browser, server: str, staff_sessions) -> Iterator[Callable]:
+    """`staff_page(key)`: a page in a fresh context already signed in as `STAFF[key]`."""
+    opened: list[tuple] = []
+
+    def open_page(key: str):
+        context, pg, errors = _new_page(browser, server, storage_state=staff_sessions(key))
+        context.add_init_script(HTMX_SETTLE_COUNTER)
+        opened.append((context, errors))
+        return pg
+
+    yield open_page
+    errors = []
+    for context, context_errors in opened:
+        context.close()
+        errors += context_errors
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
