@@ -174,3 +174,9 @@ def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
     except SettingsError as exc:
         click.echo(f"idmx: {exc}", err=True)
         sys.exit(2)
+
+
+# Defined with the ranking code it drives (one code path for the app and the command line).
+from idmx.ranking.cli import rank  # noqa: E402
+
+main.add_command(rank)

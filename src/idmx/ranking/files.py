@@ -1,0 +1,459 @@
+"""The `idmx rank` file formats, their validation, and the canonical form that fingerprints hash.
+
+Files (UTF-8, comma separated, one header row; a byte-order mark is tolerated):
+
+* ``R.csv`` respondents: ``respondent_id`` plus one column per weighting variable (``segment``,
+  ``state``, ...). A blank category means the question was skipped (category ``not_stated``).
+* ``V.csv`` votes. Approval and rating: ``respondent_id,proposal_id,value``; approval values are 1
+  (supported) or 0 (shown, not supported), so a proposal's rows are its exposures; rating values are
+  1-5. Pairwise: ``respondent_id,winner_id,loser_id`` (undecided comparisons are left out).
+* ``T.csv`` weighting targets (optional): ``variable,category,target``, population totals or shares
+  per variable. Without targets every respondent weighs the same.
+
+Canonical form. Ids that are all whole numbers are written as integers and sorted numerically;
+otherwise they are sorted as text. Categories are stripped, blanks become ``not_stated``; variables
+are sorted by name; targets are written with ``repr(float)``; fields that need it are quoted as in
+RFC 4180; lines end with ``\\n``. Rows are sorted: respondents by id, votes by all three columns,
+targets by variable and category. `write_inputs` (``idmx.ranking.runs``) writes exactly this form.
+
+Fingerprint. ``sha256("idmx-ranking-inputs/1\\nrespondents <h_R>\\nvotes <h_V>\\ntargets <h_T>\\n")``
+where ``h_X`` is the SHA-256 hex digest of file X in canonical form (header included; no targets
+file hashes as a header-only ``T.csv``). So the fingerprint of files written by `write_inputs` can
+be checked with ``sha256sum`` alone, and the same inputs give the same fingerprint whether read from
+the database or from files, in whatever row order and number formatting the files use.
+
+Errors name the file, the line (the header is line 1; quoted fields spanning lines shift the count)
+and the column, in one :class:`InputFileError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from idmx.ranking.compute import NOT_STATED
+
+__all__ = [
+    "FORMAT",
+    "Fingerprint",
+    "InputFileError",
+    "RespondentsFile",
+    "TargetsFile",
+    "VotesFile",
+    "csv_line",
+    "read_respondents",
+    "read_targets",
+    "read_votes",
+    "render_ranking",
+    "render_weights",
+    "respondent_lines",
+    "target_lines",
+    "vote_lines",
+]
+
+FORMAT = "idmx-ranking-inputs/1"
+SECTIONS = ("respondents", "votes", "targets")
+TARGET_HEADER = ("variable", "category", "target")
+RESULT_COLUMNS = ("rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes")
+DECIMALS = 10
+_INT = re.compile(r"^[+-]?\d+$")
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+_CHUNK = 200_000
+
+
+class InputFileError(Exception):
+    """A problem in an input file; the message names the file, line and column."""
+
+    def __init__(self, file: str, message: str, line: int | None = None, column: str | None = None):
+        self.file, self.line, self.column, self.message = file, line, column, message
+        where = file
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {message}")
+
+
+# --- canonical text --------------------------------------------------------------------------------
+
+
+def csv_field(value: object) -> str:
+    s = str(value)
+    return '"' + s.replace('"', '""') + '"' if _NEEDS_QUOTES.search(s) else s
+
+
+def csv_line(fields: Iterable[object]) -> str:
+    return ",".join(csv_field(f) for f in fields) + "\n"
+
+
+def canonical_number(x: float) -> str:
+    """A vote value or target: integers without a decimal point, other numbers by repr."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
+
+
+class Fingerprint:
+    """Streaming SHA-256 over the three canonical sections (memory stays bounded)."""
+
+    def __init__(self) -> None:
+        self._sections = {name: hashlib.sha256() for name in SECTIONS}
+
+    def update(self, section: str, data: bytes | str) -> None:
+        self._sections[section].update(data.encode() if isinstance(data, str) else data)
+
+    def hexdigest(self) -> str:
+        summary = FORMAT + "\n" + "".join(f"{name} {h.hexdigest()}\n" for name, h in self._sections.items())
+        return hashlib.sha256(summary.encode()).hexdigest()
+
+
+def _column_text(values: pd.Series) -> pd.Series:
+    """Column as canonical text, quoted where needed."""
+    s = values.astype(str)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        quoted = s.str.contains(_NEEDS_QUOTES.pattern, regex=True)
+        if quoted.any():
+            s = s.where(~quoted, '"' + s.str.replace('"', '""', regex=False) + '"')
+    return s
+
+
+def _lines(frame: pd.DataFrame) -> Iterator[str]:
+    """Canonical CSV lines of a frame's rows, in chunks (no header)."""
+    for start in range(0, len(frame), _CHUNK):
+        part = frame.iloc[start : start + _CHUNK]
+        text = None
+        for col in part.columns:
+            col_text = _column_text(part[col])
+            text = col_text if text is None else text + "," + col_text
+        if text is not None:
+            yield "\n".join(text.tolist()) + "\n"
+
+
+def respondent_lines(respondents: pd.DataFrame, variables: list[str]) -> Iterator[str]:
+    """Header and canonical rows of R.csv (``respondents`` already canonical and sorted)."""
+    yield csv_line(["respondent_id", *variables])
+    yield from _lines(respondents[["respondent_id", *variables]])
+
+
+def vote_lines(votes: pd.DataFrame, header: tuple[str, str, str]) -> Iterator[str]:
+    yield csv_line(header)
+    frame = votes[list(header)]
+    if "value" in frame.columns:
+        frame = frame.assign(value=[canonical_number(v) for v in frame["value"]] if frame["value"].dtype.kind == "f" else frame["value"])
+    yield from _lines(frame)
+
+
+def target_lines(targets: pd.DataFrame | None) -> Iterator[str]:
+    yield csv_line(TARGET_HEADER)
+    if targets is not None:
+        for variable, category, target in targets[list(TARGET_HEADER)].itertuples(index=False):
+            yield csv_line([variable, category, repr(float(target))])
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _header(path: Path, label: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = next(csv.reader(fh), None)
+    except FileNotFoundError:
+        raise InputFileError(label, "file not found") from None
+    except UnicodeDecodeError:
+        raise InputFileError(label, "is not UTF-8 text", line=1) from None
+    except csv.Error as exc:
+        raise InputFileError(label, f"unreadable header: {exc}", line=1) from None
+    if not first:
+        raise InputFileError(label, "the file is empty; it needs a header row", line=1)
+    return [c.strip() for c in first]
+
+
+def _read(path: Path, label: str, required: list[str], optional_rest: bool = False) -> pd.DataFrame:
+    """All columns as stripped text, blank lines dropped, with each row's line number in ``_line``."""
+    header = _header(path, label)
+    dup = [c for i, c in enumerate(header) if c in header[:i]]
+    if dup:
+        raise InputFileError(label, f"column {dup[0]!r} appears twice in the header", line=1, column=dup[0])
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputFileError(
+            label, f"missing column {missing[0]!r} (the header has {', '.join(map(repr, header))})",
+            line=1, column=missing[0],
+        )
+    if "" in header:
+        raise InputFileError(label, "a column has an empty name", line=1)
+    extra = "\x00extra"  # catches rows with one field too many (pandas would make it an index)
+    try:
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+            encoding="utf-8-sig", header=None, skiprows=1, names=[*header, extra], engine="c",
+        )
+    except UnicodeDecodeError as exc:
+        raise InputFileError(label, "is not UTF-8 text", line=_line_of_byte(path, exc.start)) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"line (\d+), saw (\d+)", str(exc))
+        if found:
+            raise InputFileError(
+                label, f"{found.group(2)} fields, but the header has {len(header)}", line=int(found.group(1))
+            ) from None
+        raise InputFileError(label, f"unreadable CSV: {exc}") from None
+    too_many = (frame.pop(extra) != "").to_numpy()
+    if too_many.any():
+        raise InputFileError(label, f"{len(header) + 1} fields, but the header has {len(header)}",
+                             line=_first(too_many) + 2)
+    frame = frame.apply(lambda col: col.str.strip()) if len(frame) else frame
+    frame["_line"] = np.arange(2, len(frame) + 2)
+    blank = np.ones(len(frame), dtype=bool)
+    for col in header:
+        blank &= (frame[col] == "").to_numpy()
+    return frame[~blank].reset_index(drop=True)
+
+
+def _line_of_byte(path: Path, offset: int) -> int:
+    with open(path, "rb") as fh:
+        return fh.read(offset).count(b"\n") + 1
+
+
+def _show(x: object) -> str:
+    """An id or category for a message: numbers plain, text quoted."""
+    if isinstance(x, (np.integer, int)) and not isinstance(x, bool):
+        return str(int(x))
+    return repr(str(x))
+
+
+def _first(mask: np.ndarray | pd.Series) -> int:
+    return int(np.argmax(np.asarray(mask)))
+
+
+def _require_values(frame: pd.DataFrame, label: str, columns: list[str]) -> None:
+    for col in columns:
+        empty = (frame[col] == "").to_numpy()
+        if empty.any():
+            i = _first(empty)
+            raise InputFileError(label, "empty value", line=int(frame["_line"].iloc[i]), column=col)
+
+
+def _canonical_ids(values: pd.Series) -> pd.Series:
+    """Whole numbers as int64 (compared and sorted numerically), anything else as text."""
+    if len(values) and values.str.fullmatch(_INT.pattern).all():
+        try:
+            return pd.Series(np.array([int(v) for v in values], dtype=np.int64), index=values.index)
+        except OverflowError:
+            pass
+    return values.astype(object)
+
+
+def _match_ids(values: pd.Series, like: pd.Series) -> pd.Series:
+    """``values`` in the representation of ``like`` (int64 ids or text); non-numbers become NA."""
+    if like.dtype == np.int64:
+        ok = values.str.fullmatch(_INT.pattern)
+        out = pd.Series(pd.NA, index=values.index, dtype="Int64")
+        if ok.any():
+            out[ok] = [int(v) for v in values[ok]]
+        return out
+    return values.astype(object)
+
+
+@dataclass(frozen=True)
+class RespondentsFile:
+    """R.csv parsed: ``frame`` has canonical ``respondent_id``, one column per variable, ``_line``;
+    sorted by respondent id."""
+
+    frame: pd.DataFrame
+    variables: list[str]
+    label: str
+
+
+@dataclass(frozen=True)
+class VotesFile:
+    """V.csv parsed: canonical ids, sorted; ``frame`` keeps ``_line`` for messages."""
+
+    frame: pd.DataFrame
+    method: str
+    label: str
+
+    @property
+    def header(self) -> tuple[str, str, str]:
+        return ("respondent_id", "winner_id", "loser_id") if self.method == "pairwise" else (
+            "respondent_id", "proposal_id", "value")
+
+
+@dataclass(frozen=True)
+class TargetsFile:
+    frame: pd.DataFrame  # variable, category, target (float), _line; sorted
+    label: str
+
+
+def read_respondents(path: str | Path, label: str | None = None) -> RespondentsFile:
+    path = Path(path)
+    label = label or path.name
+    frame = _read(path, label, ["respondent_id"])
+    variables = sorted(c for c in frame.columns if c not in ("respondent_id", "_line"))
+    if len(frame) == 0:
+        raise InputFileError(label, "no respondents (the file has only a header)", line=2)
+    _require_values(frame, label, ["respondent_id"])
+    frame["respondent_id"] = _canonical_ids(frame["respondent_id"])
+    dup = frame["respondent_id"].duplicated().to_numpy()
+    if dup.any():
+        i = _first(dup)
+        rid = frame["respondent_id"].iloc[i]
+        first = int(frame.loc[frame["respondent_id"] == rid, "_line"].iloc[0])
+        raise InputFileError(label, f"respondent {_show(rid)} is listed twice (first on line {first})",
+                             line=int(frame["_line"].iloc[i]), column="respondent_id")
+    for var in variables:
+        frame[var] = frame[var].mask(frame[var] == "", NOT_STATED).astype(object)
+    frame = frame[["respondent_id", *variables, "_line"]].sort_values("respondent_id", ignore_index=True, kind="stable")
+    return RespondentsFile(frame, variables, label)
+
+
+def read_votes(path: str | Path, method: str, respondents: RespondentsFile, label: str | None = None) -> VotesFile:
+    path = Path(path)
+    label = label or path.name
+    pairwise = method == "pairwise"
+    header = ["respondent_id", "winner_id", "loser_id"] if pairwise else ["respondent_id", "proposal_id", "value"]
+    frame = _read(path, label, header)
+    frame = frame[[*header, "_line"]]
+    if len(frame) == 0:
+        raise InputFileError(label, "no votes (the file has only a header)", line=2)
+    _require_values(frame, label, header)
+    lines = frame["_line"]
+
+    rid = _match_ids(frame["respondent_id"], respondents.frame["respondent_id"])
+    known = rid.isin(respondents.frame["respondent_id"]).to_numpy(dtype=bool) & ~rid.isna().to_numpy()
+    if not known.all():
+        i = _first(~known)
+        raise InputFileError(
+            label, f"respondent {frame['respondent_id'].iloc[i]!r} is not in {respondents.label}",
+            line=int(lines.iloc[i]), column="respondent_id",
+        )
+    frame["respondent_id"] = rid.astype(respondents.frame["respondent_id"].dtype)
+
+    if pairwise:
+        both = _canonical_ids(pd.concat([frame["winner_id"], frame["loser_id"]], ignore_index=True))
+        frame["winner_id"] = both.iloc[: len(frame)].to_numpy()
+        frame["loser_id"] = both.iloc[len(frame):].to_numpy()
+        same = (frame["winner_id"] == frame["loser_id"]).to_numpy()
+        if same.any():
+            i = _first(same)
+            raise InputFileError(label, f"proposal {_show(frame['winner_id'].iloc[i])} cannot beat itself",
+                                 line=int(lines.iloc[i]), column="loser_id")
+        keys = ["respondent_id", "winner_id", "loser_id"]
+    else:
+        frame["proposal_id"] = _canonical_ids(frame["proposal_id"])
+        value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
+        if method == "approval":
+            bad = ~np.isin(value, (0.0, 1.0))
+            expected = "1 (supported) or 0 (shown, not supported)"
+        else:
+            bad = ~((value >= 1) & (value <= 5))
+            expected = "a rating from 1 to 5"
+        if bad.any():
+            i = _first(bad)
+            raise InputFileError(label, f"value {frame['value'].iloc[i]!r} is not {expected}",
+                                 line=int(lines.iloc[i]), column="value")
+        if method == "approval" or np.all(value == np.round(value)):
+            frame["value"] = value.astype(np.int64)
+        else:
+            frame["value"] = value
+        dup = frame.duplicated(["respondent_id", "proposal_id"]).to_numpy()
+        if dup.any():
+            i = _first(dup)
+            r, p = frame["respondent_id"].iloc[i], frame["proposal_id"].iloc[i]
+            first = int(frame.loc[(frame["respondent_id"] == r) & (frame["proposal_id"] == p), "_line"].iloc[0])
+            raise InputFileError(label, f"respondent {_show(r)} already voted on proposal {_show(p)} on line {first}",
+                                 line=int(lines.iloc[i]), column="proposal_id")
+        keys = ["respondent_id", "proposal_id", "value"]
+    frame = frame.sort_values(keys, ignore_index=True, kind="stable")
+    return VotesFile(frame, method, label)
+
+
+def read_targets(path: str | Path, respondents: RespondentsFile, label: str | None = None) -> TargetsFile | None:
+    """T.csv; None when it has no rows (then every respondent weighs the same)."""
+    path = Path(path)
+    label = label or path.name
+    frame = _read(path, label, list(TARGET_HEADER))[[*TARGET_HEADER, "_line"]]
+    if len(frame) == 0:
+        return None
+    _require_values(frame, label, ["variable", "target"])
+    frame["category"] = frame["category"].mask(frame["category"] == "", NOT_STATED)
+    unknown = ~frame["variable"].isin(respondents.variables).to_numpy()
+    if unknown.any():
+        i = _first(unknown)
+        cols = ", ".join(map(repr, respondents.variables)) or "none"
+        raise InputFileError(
+            label, f"variable {frame['variable'].iloc[i]!r} is not a column of {respondents.label} (its variables: {cols})",
+            line=int(frame["_line"].iloc[i]), column="variable",
+        )
+    target = pd.to_numeric(frame["target"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(target) & (target >= 0))
+    if bad.any():
+        i = _first(bad)
+        raise InputFileError(label, f"target {frame['target'].iloc[i]!r} is not a number >= 0",
+                             line=int(frame["_line"].iloc[i]), column="target")
+    frame["target"] = target
+    dup = frame.duplicated(["variable", "category"]).to_numpy()
+    if dup.any():
+        i = _first(dup)
+        raise InputFileError(label, f"category {frame['category'].iloc[i]!r} of variable "
+                             f"{frame['variable'].iloc[i]!r} is listed twice",
+                             line=int(frame["_line"].iloc[i]), column="category")
+    rframe = respondents.frame
+    for var, rows in frame.groupby("variable", sort=True):
+        if rows["target"].sum() <= 0:
+            raise InputFileError(label, f"the targets of variable {var!r} sum to 0",
+                                 line=int(rows["_line"].iloc[0]), column="target")
+        present = set(rframe[var])
+        empty = (~rows["category"].isin(present) & (rows["target"] > 0)).to_numpy()
+        if empty.any():
+            i = _first(empty)
+            raise InputFileError(
+                label, f"category {rows['category'].iloc[i]!r} of variable {var!r} has a target but no "
+                f"respondents in {respondents.label}; merge it with another category or set its target to 0",
+                line=int(rows["_line"].iloc[i]), column="category",
+            )
+        absent = ~rframe[var].isin(set(rows["category"])).to_numpy()
+        if absent.any():
+            i = _first(absent)
+            raise InputFileError(
+                respondents.label, f"category {rframe[var].iloc[i]!r} of variable {var!r} has no row in {label}",
+                line=int(rframe["_line"].iloc[i]), column=var,
+            )
+    frame = frame.sort_values(["variable", "category"], ignore_index=True, kind="stable")
+    return TargetsFile(frame, label)
+
+
+# --- results -----------------------------------------------------------------------------------------
+
+
+def _number(x: object) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    return repr(float(x))
+
+
+def render_ranking(rows: list[dict[str, object]]) -> str:
+    """ranking.csv: ``rank,proposal_id,score,ci_low,ci_high,n_eff,n_votes`` (+ ``theta``)."""
+    columns = list(RESULT_COLUMNS) + (["theta"] if rows and "theta" in rows[0] else [])
+    out = [csv_line(columns)]
+    for row in rows:
+        out.append(",".join(
+            csv_field(row[c]) if c == "proposal_id" else _number(row[c]) for c in columns
+        ) + "\n")
+    return "".join(out)
+
+
+def render_weights(respondent_ids: pd.Series, weights: np.ndarray) -> Iterator[str]:
+    """weights.csv: ``respondent_id,weight`` (weights rounded to 10 decimals)."""
+    yield "respondent_id,weight\n"
+    frame = pd.DataFrame({"respondent_id": respondent_ids.to_numpy(),
+                          "weight": [repr(round(float(w), DECIMALS)) for w in weights]})
+    yield from _lines(frame)

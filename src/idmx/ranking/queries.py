@@ -1,0 +1,375 @@
+"""Ranking inputs from the database: sufficient statistics per proposal and weighting cell, and the
+canonical input rows that a run's fingerprint hashes.
+
+A *weighting cell* is a combination of the respondent's segment and state (the weighting variables;
+a skipped question is the category ``"not_stated"``). The database reduces votes to per-cell counts and
+sums, so what reaches Python grows with proposals x cells, not with votes:
+
+* approval: exposures and supporters per (proposal, cell);
+* rating: raters, sum and sum of squares of the 1-5 ratings per (proposal, cell);
+* pairwise: wins per (winner, loser, cell), and wins per (respondent, winner, loser) for the
+  cluster-robust intervals (proportional to distinct respondent x pair, not to proposals x cells).
+
+What counts (the same rows the exported files hold, see `idmx.ranking.files`):
+
+* only proposals with status ``published`` (pending, hidden and merged ones are left out);
+* approval: a *vote row* is an exposure of a respondent to a proposal, supported when the respondent
+  has an approval vote (value 1) on it. The app writes an exposure with every approval vote; a vote
+  without an exposure row is not counted;
+* rating: every vote (1-5);
+* pairwise: every comparison with a winner, as (winner, loser); "can't decide" is left out;
+* the respondents of a ranking are those with at least one counted vote row.
+
+Every function takes a Session, so a run reads all of them inside one transaction: on PostgreSQL call
+`consistent_snapshot` first (REPEATABLE READ: one snapshot for every statement); SQLite's read
+transaction in WAL mode is a snapshot already.
+
+The SQL is written per database where the planners need it: SQLite is told to walk respondents, then
+their rows through the (respondent_id, proposal_id) indexes (``CROSS JOIN`` fixes the join order; the
+default plan looks rows up through a non-covering index in random order and is ten times slower);
+unpublished proposals are excluded with ``NOT IN`` (see `_UNPUBLISHED`). PostgreSQL gets enough
+``work_mem`` to aggregate in memory (see `consistent_snapshot`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idmx.db import models as m
+from idmx.ranking.compute import NOT_STATED
+
+__all__ = [
+    "VARIABLES",
+    "approval_stats",
+    "category_labels",
+    "consistent_snapshot",
+    "iter_respondent_rows",
+    "iter_vote_rows",
+    "pairwise_clusters",
+    "pairwise_wins",
+    "rating_stats",
+    "respondent_cells",
+    "stored_targets",
+    "vote_header",
+]
+
+VARIABLES = ("segment", "state")
+"""The weighting variables of a database run, in canonical (sorted) order."""
+
+# --- the rows of each method ---------------------------------------------------------------------
+# Each method's vote rows as (respondent_id, a, b, value) over respondents r of the consultation:
+# approval (respondent, proposal, -, supported), rating (respondent, proposal, -, value), pairwise
+# (respondent, winner, loser, -). `{join}` is "CROSS JOIN" on SQLite (fixes the join order) and
+# "JOIN" on PostgreSQL.
+
+_ROWS = {
+    "approval": (
+        "FROM respondents r {join} exposures e ON e.respondent_id = r.id"
+        " LEFT JOIN votes v ON v.respondent_id = e.respondent_id AND v.proposal_id = e.proposal_id AND v.value = 1"
+        " WHERE r.consultation_id = :c",
+        "e.proposal_id",
+    ),
+    "rating": (
+        "FROM respondents r {join} votes v ON v.respondent_id = r.id WHERE r.consultation_id = :c",
+        "v.proposal_id",
+    ),
+}
+
+_PAIRWISE_ROWS = (
+    "FROM respondents r {join} pairwise_votes pv ON pv.respondent_id = r.id"
+    " WHERE r.consultation_id = :c AND pv.winner_id IS NOT NULL"
+)
+_LOSER = "CASE WHEN pv.winner_id = pv.left_id THEN pv.right_id ELSE pv.left_id END"
+# Proposals not to count. NOT IN over this (usually tiny) list is a hashed lookup per row on both
+# databases; "IN (published)" lets planners turn it into a join that multiplies rows when statistics
+# are stale (PostgreSQL right after a bulk load) or probe an index once per proposal (SQLite).
+_UNPUBLISHED = "(SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published')"
+
+
+def _join(session: Session) -> str:
+    return "CROSS JOIN" if _is_sqlite(session) else "JOIN"
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _method(method: str | m.VotingMethod) -> str:
+    value = str(getattr(method, "value", method))
+    if value not in ("approval", "rating", "pairwise"):
+        raise ValueError(f"unknown ranking method {method!r}")
+    return value
+
+
+def _counted_rows(session: Session, method: str) -> str:
+    """FROM/WHERE of the counted vote rows (published proposals only), aliases r and e/v/pv."""
+    join = _join(session)
+    if method == "pairwise":
+        return (
+            _PAIRWISE_ROWS.format(join=join)
+            + f" AND pv.left_id NOT IN {_UNPUBLISHED} AND pv.right_id NOT IN {_UNPUBLISHED}"
+        )
+    rows, proposal = _ROWS[method]
+    return rows.format(join=join) + f" AND {proposal} NOT IN {_UNPUBLISHED}"
+
+
+def consistent_snapshot(session: Session) -> None:
+    """Make every later statement of this session's transaction read the same snapshot.
+
+    PostgreSQL: REPEATABLE READ (call before the first statement) and enough ``work_mem`` for the
+    aggregations to hash in memory instead of spilling to disk. SQLite: nothing to do (a read
+    transaction in WAL mode already sees one snapshot).
+    """
+    if _is_sqlite(session):
+        return
+    conn = session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+
+def category_labels(session: Session) -> dict[str, dict[int | None, str]]:
+    """Category label of every segment id (its code) and state id (its INEGI code); None -> not_stated."""
+    segments = dict(session.execute(select(m.Segment.id, m.Segment.code)).all())
+    states = dict(session.execute(select(m.State.id, m.State.inegi_code)).all())
+    return {"segment": {None: NOT_STATED, **segments}, "state": {None: NOT_STATED, **states}}
+
+
+def _label(frame: pd.DataFrame, labels: dict[str, dict[int | None, str]]) -> pd.DataFrame:
+    """Replace segment_id/state_id columns by segment/state category labels."""
+    for var in VARIABLES:
+        ids = frame.pop(f"{var}_id")
+        mapping = labels[var]
+        frame[var] = [mapping[None if pd.isna(i) else int(i)] for i in ids] if len(ids) else pd.Series([], dtype=object)
+    return frame
+
+
+# --- aggregated statistics -----------------------------------------------------------------------
+
+
+def _copy_params(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``:name`` placeholders to psycopg's ``%s`` (COPY binds parameters on the client side)."""
+    pattern = re.compile(r"(?<![:\w]):(" + "|".join(map(re.escape, params)) + r")\b")
+    values = [params[match.group(1)] for match in pattern.finditer(sql)]
+    return pattern.sub("%s", sql), values
+
+
+def _frame(session: Session, sql: str, params: dict[str, Any], columns: list[str]) -> pd.DataFrame:
+    """Run a query and return its rows as a frame.
+
+    PostgreSQL streams the result through ``COPY ... TO STDOUT`` into pandas' CSV parser, which is
+    several times faster than building Python tuples for a million rows; SQLite fetches plain tuples.
+    Integer columns come back as int64 (nullable Int64 where NULLs occur).
+    """
+    if _is_sqlite(session):
+        rows = [row for part in _stream(session, sql, params, 200_000) for row in part]
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+    else:
+        raw = session.connection().connection.driver_connection
+        psql, values = _copy_params(sql, params)
+        buf = io.BytesIO()
+        with raw.cursor() as cur, cur.copy(f"COPY ({psql}) TO STDOUT WITH (FORMAT csv)", values) as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        buf.seek(0)
+        if buf.getbuffer().nbytes == 0:
+            frame = pd.DataFrame({c: pd.Series([], dtype=np.int64) for c in columns})
+        else:
+            frame = pd.read_csv(buf, header=None, names=columns, dtype="Int64", keep_default_na=False, na_values=[""])
+    for col in frame.columns:
+        series = frame[col]
+        if series.isna().any():
+            frame[col] = series.astype("Int64")
+        else:
+            frame[col] = series.astype(np.int64)
+    return frame
+
+
+def _has_rows(method: str) -> str:
+    """EXISTS clause: respondent r has at least one counted vote row."""
+    if method == "pairwise":
+        return (
+            "EXISTS (SELECT 1 FROM pairwise_votes pv WHERE pv.respondent_id = r.id AND pv.winner_id IS NOT NULL"
+            f" AND pv.left_id NOT IN {_UNPUBLISHED} AND pv.right_id NOT IN {_UNPUBLISHED})"
+        )
+    table, alias = ("exposures", "e") if method == "approval" else ("votes", "v")
+    return f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.respondent_id = r.id AND {alias}.proposal_id NOT IN {_UNPUBLISHED})"
+
+
+def respondent_cells(session: Session, consultation_id: int, method: str) -> pd.DataFrame:
+    """Respondents of the ranking per cell: columns ``segment, state, respondents`` (sorted by cell)."""
+    method = _method(method)
+    sql = (
+        "SELECT r.segment_id, r.state_id, count(*) FROM respondents r"
+        f" WHERE r.consultation_id = :c AND {_has_rows(method)} GROUP BY r.segment_id, r.state_id"
+    )
+    frame = _frame(session, sql, {"c": consultation_id}, ["segment_id", "state_id", "respondents"])
+    frame = _label(frame, category_labels(session))
+    return frame[["segment", "state", "respondents"]].sort_values(list(VARIABLES), ignore_index=True)
+
+
+def approval_stats(session: Session, consultation_id: int) -> pd.DataFrame:
+    """``proposal_id, segment, state, exposures, supporters``, sorted by proposal and cell."""
+    sql = (
+        "SELECT e.proposal_id, r.segment_id, r.state_id, count(*), count(v.id) "
+        + _counted_rows(session, "approval")
+        + " GROUP BY e.proposal_id, r.segment_id, r.state_id"
+    )
+    frame = _frame(session, sql, {"c": consultation_id}, ["proposal_id", "segment_id", "state_id", "exposures", "supporters"])
+    return _finish(session, frame, ["proposal_id"], ["exposures", "supporters"])
+
+
+def rating_stats(session: Session, consultation_id: int) -> pd.DataFrame:
+    """``proposal_id, segment, state, n, sum, sumsq`` of the 1-5 ratings, sorted by proposal and cell."""
+    sql = (
+        "SELECT v.proposal_id, r.segment_id, r.state_id, count(*), sum(v.value), sum(v.value * v.value) "
+        + _counted_rows(session, "rating")
+        + " GROUP BY v.proposal_id, r.segment_id, r.state_id"
+    )
+    frame = _frame(session, sql, {"c": consultation_id}, ["proposal_id", "segment_id", "state_id", "n", "sum", "sumsq"])
+    return _finish(session, frame, ["proposal_id"], ["n", "sum", "sumsq"])
+
+
+def pairwise_wins(session: Session, consultation_id: int) -> pd.DataFrame:
+    """``winner_id, loser_id, segment, state, wins``: decisive comparisons per ordered pair and cell."""
+    sql = (
+        f"SELECT pv.winner_id, {_LOSER}, r.segment_id, r.state_id, count(*) "
+        + _counted_rows(session, "pairwise")
+        + f" GROUP BY pv.winner_id, {_LOSER}, r.segment_id, r.state_id"
+    )
+    frame = _frame(session, sql, {"c": consultation_id}, ["winner_id", "loser_id", "segment_id", "state_id", "wins"])
+    return _finish(session, frame, ["winner_id", "loser_id"], ["wins"])
+
+
+def pairwise_clusters(session: Session, consultation_id: int) -> pd.DataFrame:
+    """``respondent_id, winner_id, loser_id, wins`` per respondent and ordered pair, sorted.
+
+    The clusters of the cluster-robust Bradley-Terry intervals; a respondent's cell (and so weight)
+    comes from `iter_respondent_rows` / the respondents file.
+    """
+    sql = (
+        f"SELECT pv.respondent_id, pv.winner_id, {_LOSER}, count(*) "
+        + _counted_rows(session, "pairwise")
+        + f" GROUP BY pv.respondent_id, pv.winner_id, {_LOSER}"
+    )
+    frame = _frame(session, sql, {"c": consultation_id}, ["respondent_id", "winner_id", "loser_id", "wins"])
+    return frame.sort_values(["respondent_id", "winner_id", "loser_id"], ignore_index=True)
+
+
+def _finish(session: Session, frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    frame = _label(frame, category_labels(session))
+    return frame[keys + list(VARIABLES) + values].sort_values(keys + list(VARIABLES), ignore_index=True)
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+
+def stored_targets(session: Session, consultation_id: int) -> pd.DataFrame:
+    """The consultation's weighting targets: ``variable, category, target`` (possibly empty)."""
+    rows = session.execute(
+        select(m.WeightingTarget.variable, m.WeightingTarget.category, m.WeightingTarget.target)
+        .where(m.WeightingTarget.consultation_id == consultation_id)
+        .order_by(m.WeightingTarget.variable, m.WeightingTarget.category)
+    ).all()
+    return pd.DataFrame(
+        {
+            "variable": [r[0] for r in rows],
+            "category": [r[1] for r in rows],
+            "target": np.array([float(r[2]) for r in rows], dtype=float),
+        }
+    )
+
+
+# --- canonical rows (fingerprint and export) -------------------------------------------------------
+
+
+def vote_header(method: str) -> tuple[str, str, str]:
+    return ("respondent_id", "winner_id", "loser_id") if _method(method) == "pairwise" else (
+        "respondent_id", "proposal_id", "value")
+
+
+def iter_respondent_rows(
+    session: Session, consultation_id: int, method: str, batch: int = 50_000
+) -> Iterator[list[tuple[int, str, str]]]:
+    """Batches of ``(respondent_id, segment, state)`` of the ranking's respondents, sorted by id."""
+    method = _method(method)
+    labels = category_labels(session)
+    seg, st = labels["segment"], labels["state"]
+    sql = (
+        "SELECT r.id, r.segment_id, r.state_id FROM respondents r"
+        f" WHERE r.consultation_id = :c AND {_has_rows(method)} ORDER BY r.id"
+    )
+    for part in _stream(session, sql, {"c": consultation_id}, batch):
+        yield [(rid, seg[s], st[t]) for rid, s, t in part]
+
+
+def _stream(session: Session, sql: str, params: dict[str, Any], batch: int) -> Iterator[list[tuple]]:
+    """Rows in batches through the driver's own cursor, inside the session's transaction.
+
+    SQLite: sqlite3 ``fetchmany`` (no ORM row objects: a third of the time per row). PostgreSQL: a
+    named (server-side) cursor, so the result is never held whole in memory.
+    """
+    raw = session.connection().connection.driver_connection
+    if _is_sqlite(session):
+        cur = raw.cursor()
+        try:
+            cur.execute(sql, params)
+            while part := cur.fetchmany(batch):
+                yield part
+        finally:
+            cur.close()
+        return
+    psql, values = _copy_params(sql, params)
+    with raw.cursor(name="idmx_ranking_stream") as cur:
+        cur.itersize = batch
+        cur.execute(psql, values)
+        while part := cur.fetchmany(batch):
+            yield part
+
+
+def iter_vote_rows(
+    session: Session, consultation_id: int, method: str, batch: int = 100_000
+) -> Iterator[bytes]:
+    """The canonical vote lines (``a,b,c\\n``, sorted) in chunks of bytes, memory bounded.
+
+    Approval ``respondent_id,proposal_id,supported(0/1)``, rating ``respondent_id,proposal_id,value``,
+    pairwise ``respondent_id,winner_id,loser_id``, sorted by all three columns (numerically).
+    PostgreSQL streams them with ``COPY ... TO STDOUT`` (the server writes the lines); SQLite's
+    rows are formatted here, a batch at a time.
+    """
+    method = _method(method)
+    rows = _counted_rows(session, method)
+    if method == "approval":
+        cols = ("e.respondent_id", "e.proposal_id", "CASE WHEN v.id IS NULL THEN 0 ELSE 1 END")
+    elif method == "rating":
+        cols = ("v.respondent_id", "v.proposal_id", "v.value")
+    else:
+        cols = ("pv.respondent_id", "pv.winner_id", _LOSER)
+    if _is_sqlite(session):
+        # Ordering by r.id lets SQLite walk respondents in rowid order and each one's rows through the
+        # (respondent_id, proposal_id) index: no sort of the whole result.
+        sql = f"SELECT {', '.join(cols)} {rows} ORDER BY r.id, {cols[1]}, {cols[2]}"
+        for part in _stream(session, sql, {"c": consultation_id}, batch):
+            yield "".join([f"{a},{b},{c}\n" for a, b, c in part]).encode()
+        return
+    raw = session.connection().connection.driver_connection
+    sql, values = _copy_params(f"SELECT {', '.join(cols)} {rows} ORDER BY 1, 2, 3", {"c": consultation_id})
+    out = bytearray()
+    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", values) as copy:
+        for chunk in copy:
+            out += chunk
+            if len(out) >= 1 << 20:
+                yield bytes(out)
+                out.clear()
+    if out:
+        yield bytes(out)
+

@@ -1,0 +1,208 @@
+"""Ranking runs: stored, immutable, reproducible from their exported inputs; weighting matters."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import insert, select
+
+from idmx import seeding
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.ranking import files, runs
+from idmx.ranking.compute import RankingError
+from tests import factories
+
+DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
+
+
+@pytest.fixture
+def demo(db: Database) -> dict[str, int]:
+    seeding.seed_demo(db)
+    with db.read() as s:
+        return dict(s.execute(select(m.Consultation.slug, m.Consultation.id)).all())
+
+
+def _floats(rows: list[dict]) -> np.ndarray:
+    keys = [k for k in rows[0] if k not in ("rank", "proposal_id")]
+    return np.array([[np.nan if r[k] is None else r[k] for k in keys] for r in rows], dtype=float)
+
+
+@pytest.mark.slow
+def test_a_run_is_reproduced_from_its_exported_files(db: Database, demo, tmp_path):
+    for slug, method in DEMO.items():
+        params = runs.RunParams(ridge=0.5, confidence=0.9, cap=4.0) if method == "pairwise" else runs.RunParams()
+        run = runs.run_for_consultation(db, demo[slug], params)
+        assert run.method.value == method and len(run.fingerprint) == 64
+        assert run.code_version and run.params["targets_source"] == "default"
+        written = runs.write_inputs(db, demo[slug], tmp_path / slug)
+        assert written.fingerprint == run.fingerprint
+
+        # The files are in canonical form: the fingerprint is sha256 over their sha256 sums.
+        sums = {name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for name, p in (("respondents", written.respondents), ("votes", written.votes), ("targets", written.targets))}
+        summary = "idmx-ranking-inputs/1\n" + "".join(f"{k} {v}\n" for k, v in sums.items())
+        assert hashlib.sha256(summary.encode()).hexdigest() == run.fingerprint
+
+        again = runs.rank_files(written.respondents, written.votes, method, written.targets,
+                                runs.RunParams(method=method, cap=params.cap, ridge=params.ridge, confidence=params.confidence))
+        assert again.fingerprint == run.fingerprint
+        assert [r["proposal_id"] for r in again.rows] == [r["proposal_id"] for r in run.results]
+        np.testing.assert_allclose(_floats(again.rows), _floats(run.results), rtol=1e-9, atol=0)
+        assert files.render_ranking(again.rows) == files.render_ranking(run.results)
+        # The weights of the file run are the run's cell weights.
+        cell_w = {(c["segment"], c["state"]): c["weight"] for c in run.summary["cell_weights"]}
+        r = pd.read_csv(written.respondents, dtype=str, keep_default_na=False)
+        expected = np.array([cell_w[(a, b)] for a, b in zip(r["segment"], r["state"])])
+        np.testing.assert_allclose(np.round(again.respondent_weights, 10), expected, rtol=1e-12)
+
+
+def _small_rating(db: Database, slug: str = "repetible") -> tuple[m.Consultation, list[int]]:
+    c = factories.consultation(db, slug, voting_method=m.VotingMethod.rating)
+    pids = factories.proposals(db, c.id, factories.TITLES[:3])
+    with db.write() as s:
+        rids = []
+        for i in range(6):
+            r = m.Respondent(consultation_id=c.id, token_hash=f"{i:064x}", segment_id=1 + i % 2)
+            s.add(r)
+            s.flush()
+            rids.append(r.id)
+        s.execute(insert(m.Vote), [
+            {"consultation_id": c.id, "proposal_id": p, "respondent_id": r, "value": 1 + (i * 7 + j) % 5}
+            for i, r in enumerate(rids) for j, p in enumerate(pids)
+        ])
+    return c, pids
+
+
+def test_same_inputs_same_fingerprint_and_results_new_vote_changes_it(db: Database):
+    c, pids = _small_rating(db)
+    first = runs.run_for_consultation(db, c.id)
+    second = runs.run_for_consultation(db, c.id)
+    assert first.id != second.id
+    assert (first.fingerprint, first.results, first.params) == (second.fingerprint, second.results, second.params)
+    assert runs.latest_run(db, c.id).id == second.id
+    with db.write() as s:
+        s.add(m.Vote(consultation_id=c.id, proposal_id=pids[0], respondent_id=_new_respondent(s, c.id), value=5))
+    third = runs.run_for_consultation(db, c.id)
+    assert third.fingerprint != first.fingerprint
+    assert runs.latest_run(db, c.id, "rating").id == third.id
+    assert runs.latest_run(db, c.id, "approval") is None
+
+
+def _new_respondent(s, cid: int) -> int:
+    r = m.Respondent(consultation_id=cid, token_hash="f" * 64, segment_id=1)
+    s.add(r)
+    s.flush()
+    return r.id
+
+
+def test_runs_are_immutable(db: Database):
+    c, _ = _small_rating(db)
+    run = runs.run_for_consultation(db, c.id)
+    with pytest.raises(RuntimeError, match="immutable"):
+        with db.write() as s:
+            stored = s.get(m.RankingRun, run.id)
+            stored.fingerprint = "0" * 64
+    with db.read() as s:
+        assert s.get(m.RankingRun, run.id).fingerprint == run.fingerprint
+
+
+@pytest.mark.slow
+def test_weighting_visibly_changes_the_national_ranking(db: Database, demo, tmp_path):
+    """Public officials are 46 % of the demo respondents; equal segment shares down-weight them."""
+    run = runs.run_for_consultation(db, demo["idmx-2027"])
+    weights = {c["segment"]: c["weight"] for c in run.summary["cell_weights"]}
+    assert weights["public_officials"] < 0.5 < 1.5 < weights["civil_society"]
+    assert run.summary["deff"] > 1.2
+
+    written = runs.write_inputs(db, demo["idmx-2027"], tmp_path)
+    unweighted = runs.rank_files(written.respondents, written.votes, "approval")  # no targets: equal weights
+    weighted_order = [r["proposal_id"] for r in run.results]
+    unweighted_order = [r["proposal_id"] for r in unweighted.rows]
+    assert weighted_order != unweighted_order
+    top = {r["proposal_id"]: r["rank"] for r in unweighted.rows}
+    moves = [abs(r["rank"] - top[r["proposal_id"]]) for r in run.results[:15]]
+    assert max(moves) >= 3, moves
+    # Per-segment ranks are stored side by side with the overall one.
+    assert run.segment_ranks and {"rank_overall", "rank_public_officials", "rank_not_stated"} <= set(run.segment_ranks[0])
+
+
+def test_stored_targets_are_used_and_recorded(db: Database, demo, tmp_path):
+    cid = demo["idmx-2027"]
+    with db.read() as s:
+        segments = list(s.scalars(select(m.Segment.code).order_by(m.Segment.code)))
+    shares = {code: (i + 1.0) for i, code in enumerate(segments)} | {"not_stated": 0.5}
+    with db.write() as s:
+        s.add_all([m.WeightingTarget(consultation_id=cid, variable="segment", category=k, target=v) for k, v in shares.items()])
+    run = runs.run_for_consultation(db, cid, runs.RunParams(cap=5.0))
+    assert run.params["targets_source"] == "consultation"
+    assert run.params["cap"] == 5.0
+    assert sorted((c, t) for _, c, t in run.params["targets"]) == sorted(shares.items())
+    written = runs.write_inputs(db, cid, tmp_path)
+    t = pd.read_csv(written.targets, dtype=str)
+    assert dict(zip(t["category"], t["target"].astype(float))) == shares
+    again = runs.rank_files(written.respondents, written.votes, "approval", written.targets, runs.RunParams(cap=5.0))
+    assert again.fingerprint == run.fingerprint and again.rows == run.results
+
+    # State targets only: the default equal segment shares are added (DESIGN section 3).
+    with db.write() as s:
+        s.execute(m.WeightingTarget.__table__.delete().where(m.WeightingTarget.consultation_id == cid))
+        s.add(m.WeightingTarget(consultation_id=cid, variable="state", category="09", target=1.0))
+    with pytest.raises(RankingError, match="state"):  # other states have respondents but no target
+        runs.run_for_consultation(db, cid)
+
+
+def test_state_targets_add_default_segment_shares(db: Database):
+    c = factories.consultation(db, "estados", voting_method=m.VotingMethod.rating)
+    (pid,) = factories.proposals(db, c.id, factories.TITLES[:1])
+    with db.write() as s:
+        states = dict(s.execute(select(m.State.inegi_code, m.State.id)).all())
+        cells = [(1, "09", 5), (1, "09", 4), (1, "14", 2), (2, "09", 3), (2, "14", 1)]
+        for i, (seg, st, value) in enumerate(cells):
+            r = m.Respondent(consultation_id=c.id, token_hash=f"{i:064x}", segment_id=seg, state_id=states[st])
+            s.add(r)
+            s.flush()
+            s.add(m.Vote(consultation_id=c.id, proposal_id=pid, respondent_id=r.id, value=value))
+        s.add_all([m.WeightingTarget(consultation_id=c.id, variable="state", category="09", target=1.0),
+                   m.WeightingTarget(consultation_id=c.id, variable="state", category="14", target=1.0)])
+    run = runs.run_for_consultation(db, c.id)
+    assert run.params["targets_source"] == "consultation+default segment shares"
+    variables = {v for v, _, _ in run.params["targets"]}
+    assert variables == {"segment", "state"}
+    assert run.summary["weighting"]["converged"]
+
+
+def test_nothing_to_rank_and_wrong_method_are_errors(db: Database):
+    c = factories.consultation(db, "vacia")
+    factories.proposals(db, c.id, factories.TITLES[:2])
+    with pytest.raises(RankingError, match="nothing to rank"):
+        runs.run_for_consultation(db, c.id)
+    with pytest.raises(RankingError, match="cannot be ranked as pairwise"):
+        runs.run_for_consultation(db, c.id, runs.RunParams(method="pairwise"))
+    with pytest.raises(RankingError, match="no consultation"):
+        runs.run_for_consultation(db, c.id + 999)
+
+
+def test_compute_is_the_same_in_a_worker_thread(db: Database):
+    c, _ = _small_rating(db)
+    read = runs._read_db_inputs(db, c.id, runs.RunParams())
+    here = runs.compute_ranking(read.inputs, runs.RunParams())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        there = list(pool.map(lambda _: runs.compute_ranking(read.inputs, runs.RunParams()), range(2)))
+    assert all(t.rows == here.rows for t in there)
+
+
+def test_pseudonymised_export_gives_the_same_ranking(db: Database, demo, tmp_path):
+    cid = demo["semarnat-ambiente-2027"]
+    run = runs.run_for_consultation(db, cid)
+    written = runs.write_inputs(db, cid, tmp_path, respondent_id=lambda i: f"p{i * 7919 % 100003:05d}")
+    assert written.fingerprint is None
+    r = pd.read_csv(written.respondents, dtype=str)
+    assert r["respondent_id"].str.startswith("p").all()
+    again = runs.rank_files(written.respondents, written.votes, "pairwise", written.targets)
+    assert [x["proposal_id"] for x in again.rows] == [x["proposal_id"] for x in run.results]
+    np.testing.assert_allclose(_floats(again.rows), _floats(run.results), rtol=1e-9, atol=1e-12)
