@@ -7,11 +7,12 @@ Builds a synthetic national consultation in a fresh SQLite file and a fresh Post
   supporting ~half of them (2,000,000 votes);
 * pairwise: 100,000 other respondents, 2,000 proposals, 2,000,000 pairwise votes (5 % "can't decide").
 
-Loading: PostgreSQL through COPY (psycopg ``cursor.copy``), SQLite through ``executemany`` in large
-transactions with ``PRAGMA synchronous=OFF`` for the load only.
+Loading: PostgreSQL through COPY (psycopg ``cursor.copy``, foreign-key triggers off for the load),
+SQLite through ``executemany`` in large transactions with ``PRAGMA synchronous=OFF`` (and foreign keys
+off, checked afterwards) for the load only.
 
-Each measured run happens in a fresh child process (so ``ru_maxrss`` is the peak of that run alone):
-the child times the floor, a bare ``SELECT proposal_id, count(*) FROM votes WHERE consultation_id=?
+Each measured run happens in a fresh child process (its peak resident memory, VmHWM, is that
+run's alone): the child times the floor, a bare ``SELECT proposal_id, count(*) FROM votes WHERE consultation_id=?
 GROUP BY proposal_id`` (the best of one run before and one after), then a full ranking run
 (`idmx.ranking.runs.run_for_consultation`: aggregation in the database, input fingerprint, weights,
 scores, storing the run) with its breakdown. Targets: approval run <= 3x the floor, pairwise run
@@ -311,11 +312,14 @@ def child(url: str, consultation_id: int, method: str) -> dict:
         run = run_for_consultation(db, consultation_id, RunParams(method=method))
         total = time.perf_counter() - t
         floor()
+        breakdown = dict(run.summary.get("timings_s", {}))
+        stages = sum(v for k, v in breakdown.items() if "." not in k)  # compute.* are parts of compute
+        breakdown["store and rest"] = total - stages
         return {
             "run_s": total,
             "floor_s": min(floors),
             "floors_s": floors,
-            "breakdown_s": run.summary.get("timings_s", {}),
+            "breakdown_s": breakdown,
             "maxrss_bytes": peak_rss(),
             "run_id": run.id,
             "fingerprint": run.fingerprint,
@@ -362,17 +366,12 @@ def _pg_url(database: str) -> str:
 
 def _pg_admin(sql: str) -> None:
     from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    admin = create_engine(_pg_url(make_admin_db()), isolation_level="AUTOCOMMIT")
+    admin = create_engine(_pg_url(make_url(PG_ADMIN_URL).database or "postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(sql))
     admin.dispose()
-
-
-def make_admin_db() -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(PG_ADMIN_URL).database or "postgres"
 
 
 def _fmt_breakdown(b: dict) -> str:
@@ -400,7 +399,7 @@ def bench_backend(backend: str, scale: float, repeats: int, keep: bool) -> bool:
             results = [measure(url, cid, method) for _ in range(repeats)]
             run_s = statistics.median(r["run_s"] for r in results)
             mid = sorted(results, key=lambda r: r["run_s"])[len(results) // 2]
-            floor_s = statistics.median(r["floor_s"] for r in (results if method == "approval" else results))
+            floor_s = statistics.median(r["floor_s"] for r in results)
             peak = max(r["maxrss_bytes"] for r in results)
             runs = ", ".join(f"{r['run_s']:.2f}" for r in results)
             print(f"[{backend}] {method}: run {run_s:.2f} s (median of {repeats}: {runs}); "

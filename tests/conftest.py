@@ -28,7 +28,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 # Tables a test may write to, children first. Reference data (segments, states...) stays seeded.
 MUTABLE_TABLES = [
-    m.AuditEvent, m.PairwiseVote, m.Vote, m.Exposure, m.ProposalReport, m.Proposal, m.Respondent,
+    m.AuditEvent, m.RankingRun, m.PairwiseVote, m.Vote, m.Exposure, m.ProposalReport, m.Proposal, m.Respondent,
     m.WeightingTarget, m.Consultation, m.StaffUser,
 ]
 

@@ -13,7 +13,7 @@ from idmx import seeding
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.db.types import utcnow
-from idmx.ranking import queries
+from idmx.ranking import queries, runs
 from idmx.ranking.compute import NOT_STATED
 from tests import factories
 
@@ -209,6 +209,9 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
     assert plines == f"{u},{pa},{pb}\n{u},{pa},{pb}\n{u},{pb},{pa}\n{v},{pb},{pc}\n{v},{pc},{pa}\n"
     _check(db, rating.id, "rating")
     _check(db, pairs.id, "pairwise")
+    # A run counts the same clusters from its single stream of canonical rows.
+    stream = runs._read_db_inputs(db, pairs.id, runs.RunParams()).inputs.stats
+    assert stream[["respondent_id", "winner_id", "loser_id", "wins"]].values.tolist() == clusters.values.tolist()
 
 
 def test_stored_targets(db: Database):

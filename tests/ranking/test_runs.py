@@ -103,10 +103,9 @@ def _new_respondent(s, cid: int) -> int:
 def test_runs_are_immutable(db: Database):
     c, _ = _small_rating(db)
     run = runs.run_for_consultation(db, c.id)
-    with pytest.raises(RuntimeError, match="immutable"):
-        with db.write() as s:
-            stored = s.get(m.RankingRun, run.id)
-            stored.fingerprint = "0" * 64
+    with pytest.raises(RuntimeError, match="immutable"), db.write() as s:
+        stored = s.get(m.RankingRun, run.id)
+        stored.fingerprint = "0" * 64
     with db.read() as s:
         assert s.get(m.RankingRun, run.id).fingerprint == run.fingerprint
 
@@ -116,7 +115,8 @@ def test_weighting_visibly_changes_the_national_ranking(db: Database, demo, tmp_
     """Public officials are 46 % of the demo respondents; equal segment shares down-weight them."""
     run = runs.run_for_consultation(db, demo["idmx-2027"])
     weights = {c["segment"]: c["weight"] for c in run.summary["cell_weights"]}
-    assert weights["public_officials"] < 0.5 < 1.5 < weights["civil_society"]
+    assert weights["public_officials"] < 0.5
+    assert weights["civil_society"] > 1.5
     assert run.summary["deff"] > 1.2
 
     written = runs.write_inputs(db, demo["idmx-2027"], tmp_path)
@@ -206,3 +206,37 @@ def test_pseudonymised_export_gives_the_same_ranking(db: Database, demo, tmp_pat
     again = runs.rank_files(written.respondents, written.votes, "pairwise", written.targets)
     assert [x["proposal_id"] for x in again.rows] == [x["proposal_id"] for x in run.results]
     np.testing.assert_allclose(_floats(again.rows), _floats(run.results), rtol=1e-9, atol=1e-12)
+
+
+def test_segment_targets_without_not_stated_keep_the_skippers_share(db):
+    """Staff set targets for the six sectors; people who skipped the question keep their sample share."""
+    from sqlalchemy import insert, select
+
+    from idmx.db import models as m
+    from idmx.db.types import utcnow
+    from idmx.ranking import runs
+    from tests import factories as f
+
+    c = f.consultation(db, slug="targets-not-stated")
+    (pid,) = f.proposals(db, c.id, ["Calidad del aire por estación"])
+    with db.write() as s:
+        segs = dict(s.execute(select(m.Segment.code, m.Segment.id)).all())
+        for code in segs:
+            s.add(m.WeightingTarget(consultation_id=c.id, variable="segment", category=code, target=1 / 6))
+        for i, seg in enumerate(["academia"] * 3 + ["citizens"] * 5 + [None] * 2):
+            r = m.Respondent(consultation_id=c.id, token_hash=f"{i:064d}", segment_id=segs.get(seg), participated_at=utcnow())
+            s.add(r)
+            s.flush()
+            s.execute(insert(m.Exposure), [{"respondent_id": r.id, "proposal_id": pid, "consultation_id": c.id}])
+    # Only two sectors answered, but every target category must have respondents: set the others to 0.
+    with db.write() as s:
+        s.execute(m.WeightingTarget.__table__.update().where(
+            m.WeightingTarget.consultation_id == c.id,
+            m.WeightingTarget.category.notin_(["academia", "citizens"])).values(target=0.0))
+        s.execute(m.WeightingTarget.__table__.update().where(
+            m.WeightingTarget.consultation_id == c.id,
+            m.WeightingTarget.category.in_(["academia", "citizens"])).values(target=0.5))
+    run = runs.run_for_consultation(db, c.id)
+    targets = {(v, cat): t for v, cat, t in run.params["targets"]}
+    assert abs(targets[("segment", "not_stated")] - 0.2) < 1e-12
+    assert abs(targets[("segment", "academia")] - 0.4) < 1e-12 and abs(targets[("segment", "citizens")] - 0.4) < 1e-12

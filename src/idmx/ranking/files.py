@@ -293,7 +293,7 @@ class TargetsFile:
 
 def read_respondents(path: str | Path, label: str | None = None) -> RespondentsFile:
     path = Path(path)
-    label = label or path.name
+    label = label or str(path)
     frame = _read(path, label, ["respondent_id"])
     variables = sorted(c for c in frame.columns if c not in ("respondent_id", "_line"))
     if len(frame) == 0:
@@ -315,7 +315,7 @@ def read_respondents(path: str | Path, label: str | None = None) -> RespondentsF
 
 def read_votes(path: str | Path, method: str, respondents: RespondentsFile, label: str | None = None) -> VotesFile:
     path = Path(path)
-    label = label or path.name
+    label = label or str(path)
     pairwise = method == "pairwise"
     header = ["respondent_id", "winner_id", "loser_id"] if pairwise else ["respondent_id", "proposal_id", "value"]
     frame = _read(path, label, header)
@@ -377,7 +377,7 @@ def read_votes(path: str | Path, method: str, respondents: RespondentsFile, labe
 def read_targets(path: str | Path, respondents: RespondentsFile, label: str | None = None) -> TargetsFile | None:
     """T.csv; None when it has no rows (then every respondent weighs the same)."""
     path = Path(path)
-    label = label or path.name
+    label = label or str(path)
     frame = _read(path, label, list(TARGET_HEADER))[[*TARGET_HEADER, "_line"]]
     if len(frame) == 0:
         return None

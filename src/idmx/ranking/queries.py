@@ -8,7 +8,9 @@ sums, so what reaches Python grows with proposals x cells, not with votes:
 * approval: exposures and supporters per (proposal, cell);
 * rating: raters, sum and sum of squares of the 1-5 ratings per (proposal, cell);
 * pairwise: wins per (winner, loser, cell), and wins per (respondent, winner, loser) for the
-  cluster-robust intervals (proportional to distinct respondent x pair, not to proposals x cells).
+  cluster-robust intervals. Both are about as many rows as there are comparisons (ordered pairs x
+  cells far exceeds the votes), so a ranking run counts the clusters from the fingerprint's stream
+  instead of a second pass here (`idmx.ranking.runs._read_db_inputs`; tested against these queries).
 
 What counts (the same rows the exported files hold, see `idmx.ranking.files`):
 
@@ -72,9 +74,11 @@ VARIABLES = ("segment", "state")
 
 _ROWS = {
     "approval": (
-        "FROM respondents r {join} exposures e ON e.respondent_id = r.id"
-        " LEFT JOIN votes v ON v.respondent_id = e.respondent_id AND v.proposal_id = e.proposal_id AND v.value = 1"
-        " WHERE r.consultation_id = :c",
+        (
+            "FROM respondents r {join} exposures e ON e.respondent_id = r.id"
+            " LEFT JOIN votes v ON v.respondent_id = e.respondent_id AND v.proposal_id = e.proposal_id AND v.value = 1"
+            " WHERE r.consultation_id = :c"
+        ),
         "e.proposal_id",
     ),
     "rating": (

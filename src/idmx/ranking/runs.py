@@ -4,8 +4,10 @@
 
 * `run_for_consultation` reads a consultation's inputs in one snapshot: the sufficient statistics
   per proposal and weighting cell (aggregated by the database, `idmx.ranking.queries`) and, streamed
-  once with bounded memory, the canonical input rows that the fingerprint hashes. It then computes
-  outside the transaction and stores an immutable `RankingRun`.
+  once with bounded memory, the canonical input rows that the fingerprint hashes (so a run reads the
+  votes twice: once inside the database, once as a stream). Pairwise runs count the per-respondent
+  pair clusters from that same stream (see `_read_db_inputs`). It then computes outside the
+  transaction and stores an immutable `RankingRun`.
 * `rank_files` does the same from R.csv / V.csv / T.csv (`idmx.ranking.files`): it reduces the rows
   to the same cells and statistics and calls the same `compute_ranking`, so equal inputs give the same
   fingerprint and bit-for-bit the same results.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +46,7 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.db.types import utcnow
 from idmx.ranking import compute, files, queries
-from idmx.ranking.compute import RankingError
+from idmx.ranking.compute import NOT_STATED, RankingError
 from idmx.ranking.files import Fingerprint, InputFileError
 
 __all__ = [
@@ -281,7 +284,28 @@ def _effective_targets(stored: pd.DataFrame, cells: pd.DataFrame, params: RunPar
             targets = pd.concat([stored, default_targets(cells)], ignore_index=True)
             source = "consultation+default segment shares"
     targets = targets.astype({"variable": object, "category": object}).assign(target=targets["target"].astype(float))
+    targets = _keep_not_stated(targets, cells)
     return targets.sort_values(["variable", "category"], ignore_index=True), source
+
+
+def _keep_not_stated(targets: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Respondents who skipped an optional question keep their own sample share.
+
+    Staff set targets for the real categories only; weighting cannot tell which of them a person who
+    did not answer belongs to, so "not stated" keeps its share of the sample and the stated
+    categories share the rest in the proportions of their targets.
+    """
+    parts = []
+    for variable, block in targets.groupby("variable", sort=False):
+        present = cells.groupby(variable)["respondents"].sum() if variable in cells else pd.Series(dtype=float)
+        missing = NOT_STATED in present.index and present[NOT_STATED] > 0 and NOT_STATED not in set(block["category"])
+        if missing:
+            share = float(present[NOT_STATED]) / float(present.sum())
+            block = block.assign(target=block["target"] / block["target"].sum() * (1.0 - share))
+            block = pd.concat([block, pd.DataFrame([{"variable": variable, "category": NOT_STATED, "target": share}])],
+                              ignore_index=True)
+        parts.append(block)
+    return pd.concat(parts, ignore_index=True) if parts else targets
 
 
 @dataclass
@@ -473,17 +497,15 @@ def write_inputs(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"respondents": directory / "R.csv", "votes": directory / "V.csv", "targets": directory / "T.csv"}
-    handles = {k: open(p, "wb") for k, p in paths.items()}
-    try:
+    with ExitStack() as stack:
+        handles = {k: stack.enter_context(open(p, "wb")) for k, p in paths.items()}
+
         def sink(section: str, data: bytes) -> None:
             if respondent_id is not None and section in ("respondents", "votes"):
                 data = _remap(data, respondent_id)
             handles[section].write(data)
 
         read = _read_db_inputs(db, consultation_id, params, sink)
-    finally:
-        for fh in handles.values():
-            fh.close()
     return WrittenInputs(
         paths["respondents"], paths["votes"], paths["targets"], read.inputs.method,
         read.fingerprint if respondent_id is None else None,
