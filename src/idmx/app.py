@@ -7,27 +7,27 @@ import logging
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from idmx import __version__, i18n
-from idmx.db import Database
 from idmx.accounts.controllers import AccountController
 from idmx.consultations.controllers import ConsultationController
-from idmx.ranking.controllers import ResultsController
 from idmx.consultations.reports import ReportController
+from idmx.db import Database
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.limits import rate_limit_middleware, store_registry
 from idmx.paths import STATIC_DIR, templates_dir
+from idmx.ranking.controllers import ResultsController
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
-from idmx.staff.consultations import StaffConsultationController
 from idmx.staff.audit_log import AuditLogController
+from idmx.staff.consultations import StaffConsultationController
 from idmx.staff.controllers import StaffController
 from idmx.staff.moderation import ModerationController
 

@@ -50,3 +50,18 @@ def see_other(url: str) -> Redirect:
 def client_ip(request: Request) -> str:
     client = request.client
     return client.host if client else "unknown"
+
+
+def form_int(value: Any) -> int | None:
+    """An id or number from a form or query string; None when empty or not a whole number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def safe_next(value: Any, default: str, prefix: str = "/") -> str:
+    """A same-site path under `prefix` to go back to, so no form becomes an open redirect."""
+    if isinstance(value, str) and value.startswith(prefix) and not value.startswith("//"):
+        return value
+    return default

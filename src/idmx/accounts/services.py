@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from idmx.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from idmx.accounts.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from idmx.audit import record
 from idmx.db import Database
 from idmx.db import models as m

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timezone
-from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -14,10 +13,10 @@ from litestar.response import Template
 from idmx.consultations import forms, identity, services, voting
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.settings import Settings
 from idmx.errors import Conflict
 from idmx.i18n import gettext as _
-from idmx.web import FormData, page, see_other, wants_fragment
+from idmx.settings import Settings
+from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
 
 VOTE_LIMIT = {"rate_limit": "vote"}
 PROPOSAL_LIMIT = {"rate_limit": "proposal"}
@@ -27,17 +26,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _safe_next(value: Any, default: str) -> str:
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
-        return value
-    return default
 
 
 def _with_cookie(response: Response, token: str, new: bool, settings: Settings) -> Response:
@@ -60,10 +48,10 @@ class ConsultationController(Controller):
         now = _now()
         query = services.BrowseQuery(
             q=forms.clean_text(request.query_params.get("q"))[:200],
-            topic=_int(request.query_params.get("topic")),
-            institution=_int(request.query_params.get("institution")),
+            topic=form_int(request.query_params.get("topic")),
+            institution=form_int(request.query_params.get("institution")),
             order=request.query_params.get("order", "random"),
-            page=_int(request.query_params.get("page")) or 1,
+            page=form_int(request.query_params.get("page")) or 1,
         )
         listing = services.browse(
             db, view, query, seed=_seed(token), token_hash=identity.hash_token(token), now=now,
@@ -146,7 +134,7 @@ class ConsultationController(Controller):
         default = request.app.route_reverse("consultations:detail", slug=slug)
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
-        back = _safe_next(data.get("next") or request.query_params.get("next"), default)
+        back = safe_next(data.get("next") or request.query_params.get("next"), default)
         if wants_fragment(request):
             template = "consultations/_rating.html" if c.voting_method == m.VotingMethod.rating else "consultations/_support.html"
             response: Response = page(request, template, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
@@ -175,7 +163,7 @@ class ConsultationController(Controller):
     ) -> Response:
         view = services.get_consultation(db, slug)
         token, new = identity.ensure_token(request)
-        left, right = _int(data.get("left")), _int(data.get("right"))
+        left, right = form_int(data.get("left")), form_int(data.get("right"))
         choice = data.get("choice")
         winner = left if choice == "left" else right if choice == "right" else None
         if left is None or right is None or choice not in ("left", "right", "none"):
@@ -205,7 +193,7 @@ class ConsultationController(Controller):
     def _profile_page(self, request: Request, db: Database, view, form: forms.ProfileForm, next_url: str = "", status: int = 200) -> Template:
         return page(request, "consultations/profile.html", {
             "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "form": form,
-            "choices": services.reference_choices(db), "next": _safe_next(next_url, ""),
+            "choices": services.reference_choices(db), "next": safe_next(next_url, ""),
         }, status_code=status)
 
     @post("/profile", name="consultations:profile", sync_to_thread=True, opt=PROPOSAL_LIMIT)
@@ -217,7 +205,7 @@ class ConsultationController(Controller):
         choices = services.reference_choices(db)
         default = request.app.route_reverse("consultations:detail", slug=slug)
         if data.get("skip"):
-            return see_other(_safe_next(data.get("next"), default))
+            return see_other(safe_next(data.get("next"), default))
         form = forms.parse_profile(
             data, {i for i, *_ in choices["segments"]}, {i for i, *_ in choices["states"]},
             segment_required=view.consultation.segment_required,
@@ -226,4 +214,4 @@ class ConsultationController(Controller):
             return self._profile_page(request, db, view, form, next_url=str(data.get("next", "")), status=422)
         token, new = identity.ensure_token(request)
         services.save_profile(db, view.consultation, identity.hash_token(token), form, _now())
-        return _with_cookie(see_other(_safe_next(data.get("next"), default)), token, new, settings)
+        return _with_cookie(see_other(safe_next(data.get("next"), default)), token, new, settings)

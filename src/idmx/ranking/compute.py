@@ -42,8 +42,8 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 from scipy import linalg, sparse, special, stats
-from scipy.sparse import linalg as _sparse_linalg  # noqa: F401  (makes sparse.linalg available)
 from scipy.sparse import csgraph
+from scipy.sparse import linalg as _sparse_linalg  # noqa: F401  (makes sparse.linalg available)
 
 __all__ = [
     "NOT_STATED",

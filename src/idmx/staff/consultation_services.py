@@ -22,8 +22,8 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.staff import scope
 from idmx.staff import consultation_forms as forms
+from idmx.staff import scope
 
 SETTINGS_FIELDS = [
     "slug", "title_es", "title_en", "description_es", "description_en", "institution_id", "voting_method",

@@ -7,7 +7,6 @@ the queue fragment and plain browsers with a redirect.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
@@ -22,22 +21,11 @@ from idmx.consultations.services import reference_choices
 from idmx.db import Database
 from idmx.i18n import gettext as _
 from idmx.staff import moderation_services as services
-from idmx.web import FormData, page, see_other, wants_fragment
+from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
 
 MODERATORS = {"roles": ALL_STAFF}
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _safe_next(value: Any, default: str) -> str:
-    if isinstance(value, str) and value.startswith("/staff/") and not value.startswith("//"):
-        return value
-    return default
 
 
 class ModerationController(Controller):
@@ -54,7 +42,7 @@ class ModerationController(Controller):
     @get("/{consultation_id:int}", name="moderation:queue", opt=MODERATORS, sync_to_thread=True)
     def queue(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Template:
         params = request.query_params
-        done = (_int(params.get("done")) or 0, _int(params.get("skipped")) or 0) if "done" in params else None
+        done = (form_int(params.get("done")) or 0, form_int(params.get("skipped")) or 0) if "done" in params else None
         return self._queue_page(request, db, principal_of(request), consultation_id, done=done)
 
     def _queue_page(self, request: Request, db: Database, me: StaffPrincipal, consultation_id: int, *,
@@ -99,7 +87,7 @@ class ModerationController(Controller):
     @post("/{consultation_id:int}/merge", name="moderation:merge", opt=MODERATORS, sync_to_thread=True)
     def merge(self, request: Request, consultation_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:
         me = principal_of(request)
-        survivor, merged = _int(data.get("survivor")), _int(data.get("merged"))
+        survivor, merged = form_int(data.get("survivor")), form_int(data.get("merged"))
         if merged is None:
             # Out of scope is a 404 whatever the form says; in scope, a missing choice is a form error.
             return self._queue_page(request, db, me, consultation_id, status=422,
@@ -109,7 +97,7 @@ class ModerationController(Controller):
             return self._proposal_page(request, db, me, merged, errors=errors, status=422)
         services.merge(db, me, survivor, merged, consultation_id=consultation_id)
         default = request.app.route_reverse("moderation:proposal", proposal_id=survivor) + "?saved=merged"
-        return see_other(_safe_next(data.get("next"), default))
+        return see_other(safe_next(data.get("next"), default, prefix="/staff/"))
 
     # --- one proposal ------------------------------------------------------------------------------------
 
@@ -161,4 +149,4 @@ class ModerationController(Controller):
     def dismiss(self, request: Request, report_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:
         proposal_id = services.dismiss_report(db, principal_of(request), report_id)
         default = request.app.route_reverse("moderation:proposal", proposal_id=proposal_id) + "?saved=dismissed"
-        return see_other(_safe_next(data.get("next"), default))
+        return see_other(safe_next(data.get("next"), default, prefix="/staff/"))
