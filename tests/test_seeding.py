@@ -35,15 +35,19 @@ def test_seeding_twice_gives_the_same_counts(db):
     assert first["respondents"] >= 2000 and first["votes"] > 10_000 and first["pairwise_votes"] > 1000
 
 
+def _votes_per_title(s):
+    return s.execute(
+        select(m.Proposal.title, func.count(m.Vote.id))
+        .join(m.Vote, m.Vote.proposal_id == m.Proposal.id)
+        .group_by(m.Proposal.title)
+        .order_by(m.Proposal.title)
+    ).all()
+
+
 def test_demo_is_deterministic_and_one_segment_dominates(db):
     seeding.seed_demo(db)
     with db.read() as s:
-        snapshot = s.execute(
-            select(m.Proposal.title, func.count(m.Vote.id))
-            .join(m.Vote, m.Vote.proposal_id == m.Proposal.id)
-            .group_by(m.Proposal.title)
-            .order_by(m.Proposal.title)
-        ).all()
+        snapshot = _votes_per_title(s)
         shares = s.execute(
             select(m.Segment.code, func.count())
             .join(m.Respondent, m.Respondent.segment_id == m.Segment.id)
@@ -55,12 +59,7 @@ def test_demo_is_deterministic_and_one_segment_dominates(db):
     _clean(db)
     seeding.seed_demo(db)
     with db.read() as s:
-        again = s.execute(
-            select(m.Proposal.title, func.count(m.Vote.id))
-            .join(m.Vote, m.Vote.proposal_id == m.Proposal.id)
-            .group_by(m.Proposal.title)
-            .order_by(m.Proposal.title)
-        ).all()
+        again = _votes_per_title(s)
     assert snapshot == again
     total = sum(n for _, n in shares)
     top_code, top_n = max(shares, key=lambda row: row[1])

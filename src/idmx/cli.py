@@ -94,25 +94,22 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from idmx import migrations
-
-    database = _database(_settings())
-    try:
-        migrations.upgrade(database.engine, revision)
-    finally:
-        database.dispose()
-    click.echo(f"idmx: database at {revision}")
+    _migrate("upgrade", revision)
 
 
 @db.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' removes every table)."""
+    _migrate("downgrade", revision)
+
+
+def _migrate(direction: str, revision: str) -> None:
     from idmx import migrations
 
     database = _database(_settings())
     try:
-        migrations.downgrade(database.engine, revision)
+        getattr(migrations, direction)(database.engine, revision)
     finally:
         database.dispose()
     click.echo(f"idmx: database at {revision}")
