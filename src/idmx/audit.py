@@ -12,20 +12,20 @@ from idmx.db import models as m
 from idmx.db.types import utcnow
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def snapshot(obj: Any, fields: list[str]) -> dict[str, Any]:
-    return {f: _plain(getattr(obj, f)) for f in fields}
+    return {f: plain(getattr(obj, f)) for f in fields}
 
 
 def record(
@@ -43,7 +43,7 @@ def record(
     s.add(
         m.AuditEvent(
             at=utcnow(), actor_id=actor_id, institution_id=institution_id, action=action, object_type=obj[0],
-            object_id=obj[1], before=_plain(before) if before else None, after=_plain(after) if after else None,
+            object_id=obj[1], before=plain(before) if before else None, after=plain(after) if after else None,
             public_note=public_note,
         )
     )

@@ -12,7 +12,7 @@ lazy load inside a template fails loudly in tests instead of issuing N queries i
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -444,3 +445,286 @@ class ProposalReport(Base):
         CheckConstraint("(resolved_at IS NULL) = (resolution IS NULL)", name="resolved_has_resolution"),
         Index("ix_proposal_reports_open", "consultation_id", "resolved_at"),
     )
+
+
+# --- the IDMX list and open-up plans ------------------------------------------------------------
+
+
+class EditionStatus(enum.StrEnum):
+    draft = "draft"  # being assembled by the central team; invisible to the public
+    published = "published"  # immutable; changes come as a new version
+
+
+class Edition(Base):
+    """One version of an IDMX list ("IDMX 2027", version 1, 2, ...). Published versions never change.
+
+    ``series`` groups the versions of one list; a revision is a new row with ``version + 1`` and
+    ``previous_id`` pointing at the version it revises, so its page can show what changed.
+    """
+
+    __tablename__ = "editions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title_es: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200), default="")
+    notes_es: Mapped[str] = mapped_column(Text, default="")  # what this version changes, shown publicly
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
+    status: Mapped[EditionStatus] = mapped_column(str_enum(EditionStatus, "edition_status"), default=EditionStatus.draft)
+    # Business days an institution has to answer an item before it counts as unanswered.
+    answer_business_days: Mapped[int] = mapped_column(SmallInteger, default=20)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("series", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("(status = 'published') = (published_at IS NOT NULL)", name="published_has_date"),
+        CheckConstraint("answer_business_days BETWEEN 1 AND 250", name="answer_days_range"),
+        CheckConstraint("length(series) >= 3", name="series_length"),
+    )
+
+
+class EditionRun(Base):
+    """A ranking run the edition draws on, with its weight in the combined priority."""
+
+    __tablename__ = "edition_runs"
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    ranking_run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id"), primary_key=True)
+    weight: Mapped[float] = mapped_column(default=1.0)
+    __table_args__ = (CheckConstraint("weight > 0", name="weight_positive"),)
+
+
+class EditionTier(Base):
+    """Deadline policy of one tier: the latest due date is `business_days` after publication."""
+
+    __tablename__ = "edition_tiers"
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    tier: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    business_days: Mapped[int] = mapped_column(SmallInteger)
+    # Items ranked at or above this position fall in this tier by default (NULL: everything left).
+    up_to_rank: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("tier BETWEEN 1 AND 9", name="tier_range"),
+        CheckConstraint("business_days BETWEEN 1 AND 750", name="business_days_range"),
+        CheckConstraint("up_to_rank IS NULL OR up_to_rank >= 1", name="up_to_rank_positive"),
+    )
+
+
+class PlanSource(enum.StrEnum):
+    idmx = "idmx"  # an item of a published IDMX edition
+    consultation = "consultation"  # a proposal from the institution's own consultation
+    own = "own"  # a dataset the institution adds itself (feeds the next edition)
+    request = "request"  # a data request routed by the central team
+
+
+class PlanStatus(enum.StrEnum):
+    """The stored answer. What the public sees (overdue, late, unanswered) is derived from it and the date."""
+
+    pending = "pending"
+    committed = "committed"
+    published = "published"
+    denied = "denied"
+
+
+class PlanItem(Base):
+    """A dataset in an institution's open-up plan and the institution's answer to it.
+
+    Only `idmx.plans.policy` moves ``status``; each move appends a `PlanEvent` in the same
+    transaction, so the history is complete. ``policy_due`` is the latest date the deadline policy
+    allows (NULL when no policy applies: the institution's own datasets); ``answer_by`` is when an
+    unanswered item becomes "unanswered" in public.
+    """
+
+    __tablename__ = "plan_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    source: Mapped[PlanSource] = mapped_column(str_enum(PlanSource, "plan_source"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    # For source=consultation: the proposal it answers.
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    status: Mapped[PlanStatus] = mapped_column(str_enum(PlanStatus, "plan_status"), default=PlanStatus.pending)
+    assigned_on: Mapped[date] = mapped_column(Date)
+    answer_by: Mapped[date] = mapped_column(Date)
+    policy_due: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    # Written reason for a due date later than the policy allows; shown publicly as such.
+    late_justification: Mapped[str] = mapped_column(Text, default="")
+    published_url: Mapped[str] = mapped_column(String(2000), default="")
+    catalogue_id: Mapped[str] = mapped_column(String(200), default="")
+    published_on: Mapped[date | None] = mapped_column(Date)
+    legal_basis_id: Mapped[int | None] = mapped_column(ForeignKey("legal_bases.id"))
+    denial_explanation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    institution: Mapped[Institution] = relationship(lazy="raise_on_sql")
+    legal_basis: Mapped[LegalBasis | None] = relationship(lazy="raise_on_sql")
+
+    __table_args__ = (
+        CheckConstraint("length(title) BETWEEN 5 AND 200", name="title_length"),
+        CheckConstraint("assigned_on <= answer_by", name="answer_after_assignment"),
+        CheckConstraint("status <> 'committed' OR due_date IS NOT NULL", name="committed_has_date"),
+        CheckConstraint(
+            "status <> 'published' OR (published_on IS NOT NULL AND (published_url LIKE 'http://%' "
+            "OR published_url LIKE 'https://%'))",
+            name="published_has_url",
+        ),
+        CheckConstraint(
+            "status <> 'denied' OR (legal_basis_id IS NOT NULL AND length(denial_explanation) > 0)",
+            name="denied_has_grounds",
+        ),
+        CheckConstraint(
+            "due_date IS NULL OR policy_due IS NULL OR due_date <= policy_due OR length(late_justification) > 0",
+            name="late_due_justified",
+        ),
+        CheckConstraint("(source = 'consultation') = (proposal_id IS NOT NULL)", name="consultation_has_proposal"),
+    )
+
+
+class PlanEvent(Base):
+    """One step in a plan item's public history. Appended, never changed."""
+
+    __tablename__ = "plan_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    # The answer's data at this step: due date, url, legal basis, explanation or justification.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InfrastructureItem(Base):
+    """A deduplicated dataset on an IDMX edition, with its combined priority, rank, tier and institution.
+
+    ``key`` identifies the same dataset across the versions of a series, so a revision keeps the
+    item's plan answer (``plan_item_id``, set when the edition is published).
+    """
+
+    __tablename__ = "infrastructure_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    tier: Mapped[int | None] = mapped_column(SmallInteger)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[float | None]
+    ci_low: Mapped[float | None]
+    ci_high: Mapped[float | None]
+    # Support behind the item, summed over its proposals: weighted (n_eff) and raw respondent counts.
+    support_weighted: Mapped[float | None]
+    support_raw: Mapped[int | None] = mapped_column(Integer)
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"))
+
+    institution: Mapped[Institution | None] = relationship(lazy="raise_on_sql")
+
+    __table_args__ = (
+        UniqueConstraint("edition_id", "key"),
+        CheckConstraint("length(title) BETWEEN 5 AND 200", name="title_length"),
+        CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 9", name="tier_range"),
+        CheckConstraint("ci_low IS NULL OR ci_high IS NULL OR ci_low <= ci_high", name="interval_order"),
+    )
+
+
+class ItemProposal(Base):
+    """A proposal (from one of the edition's runs) that asks for the item's dataset."""
+
+    __tablename__ = "item_proposals"
+    item_id: Mapped[int] = mapped_column(ForeignKey("infrastructure_items.id", ondelete="CASCADE"), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), primary_key=True)
+    ranking_run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id"))
+    # The proposal's score in its run, normalised to 0-1 (see idmx.plans.priority).
+    score: Mapped[float]
+    ci_low: Mapped[float]
+    ci_high: Mapped[float]
+    n_eff: Mapped[float]
+    n_votes: Mapped[int] = mapped_column(Integer)
+
+
+class DataRequestKind(enum.StrEnum):
+    new_dataset = "new_dataset"
+    problem = "problem"  # a problem with a published dataset
+
+
+class DataRequestStatus(enum.StrEnum):
+    received = "received"
+    routed = "routed"  # validated by the central team and sent to an institution's plan
+    rejected = "rejected"
+
+
+class DataRequest(Base):
+    """The standing channel: anyone asks for a dataset or reports a problem; no personal data kept."""
+
+    __tablename__ = "data_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DataRequestKind] = mapped_column(str_enum(DataRequestKind, "data_request_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    intended_use: Mapped[str] = mapped_column(Text, default="")
+    # What the requester thinks; the central team decides when routing.
+    suggested_institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
+    # For problem reports: the plan item whose published dataset has the problem.
+    about_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"))
+    status: Mapped[DataRequestStatus] = mapped_column(
+        str_enum(DataRequestStatus, "data_request_status"), default=DataRequestStatus.received
+    )
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"), unique=True)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    __table_args__ = (
+        CheckConstraint("length(title) BETWEEN 5 AND 200", name="title_length"),
+        CheckConstraint("length(description) <= 4000", name="description_length"),
+        CheckConstraint("status <> 'rejected' OR length(rejection_reason) > 0", name="rejected_has_reason"),
+        CheckConstraint("(status = 'routed') = (plan_item_id IS NOT NULL)", name="routed_has_item"),
+        CheckConstraint("kind <> 'problem' OR about_item_id IS NOT NULL", name="problem_names_item"),
+    )
+
+
+class Follow(Base):
+    """An e-mail address following a plan item or a data request. Confirmed before anything else is sent.
+
+    ``token_hash`` is the hash of the secret in the confirm and unsubscribe links.
+    """
+
+    __tablename__ = "follows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"))
+    data_request_id: Mapped[int | None] = mapped_column(ForeignKey("data_requests.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __table_args__ = (
+        # NULLs never collide in a unique index, so each pair is unique only where it applies.
+        Index("uq_follows_item_email", "plan_item_id", "email", unique=True),
+        Index("uq_follows_request_email", "data_request_id", "email", unique=True),
+        CheckConstraint("(plan_item_id IS NULL) <> (data_request_id IS NULL)", name="follows_one_thing"),
+        CheckConstraint("email LIKE '%_@_%'", name="email_shape"),
+    )
+
+
+class OutboxMessage(Base):
+    """An e-mail waiting for `idmx notify`; written in the transaction of the change it reports."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    to_email: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(250))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
