@@ -29,7 +29,7 @@ BACKENDS = ["sqlite", "postgresql"]
 # Tables a test may write to, children first. Reference data (segments, states...) stays seeded.
 MUTABLE_TABLES = [
     m.OutboxMessage, m.Follow, m.ItemProposal, m.InfrastructureItem, m.DataRequest, m.PlanEvent, m.PlanItem,
-    m.EditionRun, m.EditionTier, m.Edition,
+    m.EditionRun, m.EditionTier, m.Edition, m.ApiToken,
     m.AuditEvent, m.RankingRun, m.PairwiseVote, m.Vote, m.Exposure, m.ProposalReport, m.Proposal, m.Respondent,
     m.WeightingTarget, m.Consultation, m.StaffUser,
 ]

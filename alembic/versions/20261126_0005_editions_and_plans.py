@@ -1,8 +1,8 @@
-"""IDMX editions and open-up plans: editions, tiers, items, plan items with their history, data requests, follows, outbox.
+"""IDMX editions and open-up plans: editions, tiers, items, plan items with their history, data requests, follows, outbox, API tokens.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-27 00:02:06.770350
+Create Date: 2026-11-27 00:04:23.153527
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unsent', ['sent_at', 'id'], unique=False)
+
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('institution_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('length(name) >= 1', name=op.f('ck_api_tokens_name_present')),
+    sa.CheckConstraint('length(token_hash) = 64', name=op.f('ck_api_tokens_token_hash_sha256')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_api_tokens_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], name=op.f('fk_api_tokens_institution_id_institutions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_tokens_institution_id'), ['institution_id'], unique=False)
 
     op.create_table('editions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -250,6 +269,10 @@ def downgrade() -> None:
     op.drop_table('edition_tiers')
     op.drop_table('edition_runs')
     op.drop_table('editions')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_tokens_institution_id'))
+
+    op.drop_table('api_tokens')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unsent')
 

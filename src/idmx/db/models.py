@@ -728,3 +728,21 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class ApiToken(Base):
+    """A per-institution credential for the write API. Only its hash is stored; revoking sets `revoked_at`."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    __table_args__ = (
+        CheckConstraint("length(token_hash) = 64", name="token_hash_sha256"),
+        CheckConstraint("length(name) >= 1", name="name_present"),
+    )
