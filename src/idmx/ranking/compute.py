@@ -665,8 +665,13 @@ class _BTProblem:
 
     def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, m: int, ridge: float) -> None:
         self.a, self.b, self.w, self.m, self.ridge = a, b, w, m, ridge
-        self._rows = np.concatenate([a, b])
-        self._cols = np.concatenate([b, a])
+        # The Hessian's sparsity pattern never changes between Newton steps: build the CSR structure
+        # once (row-major keys are CSR order) and only refill its values, instead of letting scipy
+        # sort and merge the coordinates again on every step.
+        keys, inverse = np.unique(np.concatenate([a * m + b, b * m + a]), return_inverse=True)
+        self._slot = inverse.ravel()
+        self._indices = (keys % m).astype(np.int32)
+        self._indptr = np.searchsorted(keys // m, np.arange(m + 1)).astype(np.int32)
 
     def loglik(self, theta: np.ndarray) -> float:
         # sum w log sigma(theta_a - theta_b) - ridge/2 |theta|^2, with log sigma(d) = -log(1 + e^-d)
@@ -681,7 +686,8 @@ class _BTProblem:
         grad = np.bincount(a, weights=r, minlength=m) - np.bincount(b, weights=r, minlength=m)
         grad -= self.ridge * theta
         h = self.w * p * (1 - p)
-        adj = sparse.csr_matrix((np.concatenate([h, h]), (self._rows, self._cols)), shape=(m, m))
+        values = np.bincount(self._slot, weights=np.concatenate([h, h]), minlength=len(self._indices))
+        adj = sparse.csr_matrix((values, self._indices, self._indptr), shape=(m, m))
         deg = np.bincount(a, weights=h, minlength=m) + np.bincount(b, weights=h, minlength=m)
         return grad, adj, deg + self.ridge
 
