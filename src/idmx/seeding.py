@@ -170,7 +170,21 @@ def seed_demo(db: Database, now: datetime | None = None) -> dict[str, int]:
             created[spec.slug] = s.scalar(
                 select(func.count()).select_from(m.Respondent).where(m.Respondent.consultation_id == cid)
             ) or 0
+    _rank_demo(db, created)
     return created
+
+
+def _rank_demo(db: Database, slugs: Iterable[str]) -> None:
+    """Store a ranking run for each new demo consultation with votes, so the IDMX list can be built at once."""
+    from idmx.ranking import runs  # the ranking engine is heavy; plain reference seeding does not need it
+
+    with db.read() as s:
+        ids = list(s.scalars(select(m.Consultation.id).where(m.Consultation.slug.in_(list(slugs)))))
+    for cid in ids:
+        try:
+            runs.run_for_consultation(db, cid)
+        except runs.RankingError:
+            pass  # nothing to rank (no votes yet)
 
 
 @dataclass
