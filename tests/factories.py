@@ -51,3 +51,30 @@ TITLES = [
     "Establecimientos de salud con servicios y horarios",
     "Escuelas públicas con matrícula por grado",
 ]
+
+
+def published_edition(db: Database, titles: list[str], *, series: str = "idmx-prueba", version: int = 1,
+                      institution: str = "SEMARNAT", topic: str | None = None, published_on=None) -> m.Edition:
+    """A published edition whose items are already in `institution`'s plan (tier 1, 65 business days)."""
+    from datetime import date
+
+    from idmx.plans import items as plan_items
+    from idmx.plans import policy
+
+    today = published_on or date.today()
+    with db.write() as s:
+        inst_id = s.scalar(select(m.Institution.id).where(m.Institution.acronym == institution))
+        topic_id = s.scalar(select(m.Topic.id).where(m.Topic.code == topic)) if topic else None
+        edition = m.Edition(series=series, version=version, title_es=f"IDMX de prueba {version}", title_en="Test IDMX",
+                            status=m.EditionStatus.published, published_at=utcnow())
+        s.add(edition)
+        s.flush()
+        s.add(m.EditionTier(edition_id=edition.id, tier=1, business_days=65, up_to_rank=None))
+        for rank, title in enumerate(titles, start=1):
+            plan = plan_items.create(s, institution_id=inst_id, source=m.PlanSource.idmx, title=title, today=today,
+                                     policy_due=policy.add_business_days(today, 65), topic_id=topic_id)
+            s.add(m.InfrastructureItem(edition_id=edition.id, key=rank, title=title, description=f"Descripción de {title}",
+                                       institution_id=inst_id, topic_id=topic_id, tier=1, rank=rank,
+                                       priority=1 - rank / 100, ci_low=0.5 - rank / 100, ci_high=0.9 - rank / 100,
+                                       plan_item_id=plan.id))
+    return edition
