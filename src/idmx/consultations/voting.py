@@ -1,7 +1,12 @@
 """The vote hot path: approval and rating votes in one connection and one transaction.
 
-Four statements: read the consultation and proposal (locking the proposal row against a concurrent
-merge or hide on PostgreSQL), get-or-create the respondent, record the exposure, upsert the vote.
+Two statements for a returning respondent, which is most votes: one read of the consultation, the
+proposal and the respondent (locking the proposal row against a concurrent merge or hide on
+PostgreSQL), then one write. On PostgreSQL the exposure and the vote go in one statement (a
+data-modifying CTE); SQLite has no such CTEs, so there they are two. A first-time respondent costs
+one more insert, and their first action one update; a returning one is never rewritten, so a vote
+does not leave a dead respondent row behind on PostgreSQL.
+
 The statements are built once per dialect with bind parameters and run through Core: building an
 ON CONFLICT statement (`excluded` copies the table) and ORM unit-of-work bookkeeping cost more than
 the database work itself (`benchmarks/vote_ingest.py`, `benchmarks/profile_vote.py`).
@@ -14,7 +19,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from idmx.db import Database
@@ -50,8 +55,12 @@ def _statements(dialect: str) -> dict[str, Any]:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     target = (
         select(C.c.id, C.c.slug, C.c.status, C.c.opens_at, C.c.closes_at, C.c.voting_method, C.c.segment_required,
-               P.c.status.label("proposal_status"))
-        .select_from(P.join(C, C.c.id == P.c.consultation_id))
+               P.c.status.label("proposal_status"), R.c.id.label("respondent_id"),
+               R.c.segment_id, R.c.participated_at)
+        .select_from(
+            P.join(C, C.c.id == P.c.consultation_id)
+            .outerjoin(R, (R.c.consultation_id == C.c.id) & (R.c.token_hash == bindparam("token_hash")))
+        )
         .where(C.c.slug == bindparam("slug"), P.c.id == bindparam("proposal_id"))
         .with_for_update(read=True, of=P)
     )
@@ -60,10 +69,15 @@ def _statements(dialect: str) -> dict[str, Any]:
         organisation="", use_who="", use_purpose="", use_benefit="",
         created_at=bindparam("now"), participated_at=bindparam("now"),
     )
+    # A concurrent first vote of the same respondent may have inserted the row since the read.
     respondent = respondent.on_conflict_do_update(
         index_elements=[R.c.consultation_id, R.c.token_hash],
         set_={"participated_at": func.coalesce(R.c.participated_at, respondent.excluded.participated_at)},
     ).returning(R.c.id, R.c.segment_id)
+    participated = (
+        update(R).where(R.c.id == bindparam("respondent_id"), R.c.participated_at.is_(None))
+        .values(participated_at=bindparam("now"))
+    )
     exposure = insert(E).values(
         respondent_id=bindparam("respondent_id"), proposal_id=bindparam("proposal_id"),
         consultation_id=bindparam("consultation_id"),
@@ -77,7 +91,17 @@ def _statements(dialect: str) -> dict[str, Any]:
         set_={"value": vote.excluded.value, "cast_at": vote.excluded.cast_at},
     )
     withdraw = delete(V).where(V.c.respondent_id == bindparam("respondent_id"), V.c.proposal_id == bindparam("proposal_id"))
-    return {"target": target, "respondent": respondent, "exposure": exposure, "vote": vote, "withdraw": withdraw}
+    st = {"target": target, "respondent": respondent, "participated": participated, "exposure": exposure,
+          "vote": vote, "withdraw": withdraw}
+    if dialect == "postgresql":
+        # One round trip instead of two: the exposure rides along in a data-modifying CTE.
+        st["exposed_vote"] = _with_exposure(vote, exposure)
+        st["exposed_withdraw"] = _with_exposure(withdraw, exposure)
+    return st
+
+
+def _with_exposure(statement: Any, exposure: Any) -> Any:
+    return statement.add_cte(exposure.cte("exposed"))
 
 
 def check_open(target: VoteTarget, now: datetime) -> None:
@@ -103,7 +127,7 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int 
     """
     st = _statements(db.engine.dialect.name)
     with db.write_connection() as conn:
-        row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id}).first()
+        row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id, "token_hash": token_hash}).first()
         if row is None:
             raise NotFound(_("There is no proposal at this address."))
         target = VoteTarget(row.id, row.slug, row.status, row.opens_at, row.closes_at, row.voting_method, row.segment_required)
@@ -120,14 +144,19 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int 
             value = rating
         check_votable(row.proposal_status)
         params = {"consultation_id": target.id, "proposal_id": proposal_id, "now": now}
-        respondent_id, segment_id = conn.execute(st["respondent"], {**params, "token_hash": token_hash}).one()
+        respondent_id, segment_id = row.respondent_id, row.segment_id
+        if respondent_id is None:
+            respondent_id, segment_id = conn.execute(st["respondent"], {**params, "token_hash": token_hash}).one()
+        elif row.participated_at is None:
+            conn.execute(st["participated"], {"respondent_id": respondent_id, "now": now})
         if target.segment_required and segment_id is None:
             raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
         params["respondent_id"] = respondent_id
+        write, write_params = ("withdraw", params) if value is None else ("vote", {**params, "value": value})
         if target.voting_method == m.VotingMethod.approval:
-            conn.execute(st["exposure"], params)
-        if value is None:
-            conn.execute(st["withdraw"], params)
-        else:
-            conn.execute(st["vote"], {**params, "value": value})
+            if "exposed_" + write in st:
+                write = "exposed_" + write
+            else:
+                conn.execute(st["exposure"], params)
+        conn.execute(st[write], write_params)
     return target, value
