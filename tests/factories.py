@@ -78,3 +78,26 @@ def published_edition(db: Database, titles: list[str], *, series: str = "idmx-pr
                                        priority=1 - rank / 100, ci_low=0.5 - rank / 100, ci_high=0.9 - rank / 100,
                                        plan_item_id=plan.id))
     return edition
+
+
+def draft_edition(db: Database, consultation_id: int, proposal_id: int, *, series: str = "idmx-borrador") -> dict[str, int]:
+    """A draft IDMX edition drawing on a stored (synthetic) run of `consultation_id`, with one item holding
+    `proposal_id`: {"edition_id", "item_id", "run_id"} for routes under /staff/editions."""
+    with db.write() as s:
+        run = m.RankingRun(consultation_id=consultation_id, method=m.VotingMethod.approval, params={},
+                           fingerprint="0" * 64, code_version="test", created_at=utcnow(), summary={},
+                           results=[{"rank": 1, "proposal_id": proposal_id, "score": 0.6, "ci_low": 0.5, "ci_high": 0.7,
+                                     "n_eff": 10.0, "n_votes": 10}])
+        edition = m.Edition(series=series, version=1, title_es="IDMX en borrador", status=m.EditionStatus.draft)
+        s.add_all([run, edition])
+        s.flush()
+        s.add(m.EditionRun(edition_id=edition.id, ranking_run_id=run.id, weight=1.0))
+        s.add(m.EditionTier(edition_id=edition.id, tier=1, business_days=65, up_to_rank=None))
+        title = s.scalar(select(m.Proposal.title).where(m.Proposal.id == proposal_id))
+        item = m.InfrastructureItem(edition_id=edition.id, key=1, title=title, rank=1, tier=1, priority=0.6,
+                                    ci_low=0.5, ci_high=0.7, support_weighted=10.0, support_raw=10)
+        s.add(item)
+        s.flush()
+        s.add(m.ItemProposal(item_id=item.id, proposal_id=proposal_id, ranking_run_id=run.id, score=0.6, ci_low=0.5,
+                             ci_high=0.7, n_eff=10.0, n_votes=10))
+        return {"edition_id": edition.id, "item_id": item.id, "run_id": run.id}

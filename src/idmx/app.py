@@ -17,13 +17,25 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from idmx import __version__, i18n
 from idmx.accounts.controllers import AccountController
+from idmx.plans.answer_controllers import PlanController
+from idmx.plans.edition_controllers import EditionController, PublicEditionController
+from idmx.plans.institution_pages import InstitutionPlanController
+from idmx.api.controllers import api_router
+from idmx.api.openapi import openapi_config
+from idmx.api.staff import ApiTokenController
 from idmx.consultations.controllers import ConsultationController
 from idmx.consultations.reports import ReportController
 from idmx.db import Database
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.limits import rate_limit_middleware, store_registry
+from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR, templates_dir
+from idmx.plans.public import FollowController, PublicItemController
 from idmx.ranking.controllers import ResultsController
+from idmx.exports.controllers import ConsultationDataController
+from idmx.requests.controllers import DataRequestController
+from idmx.requests.staff_controllers import StaffDataRequestController
+from idmx.plans.monitoring import MonitoringController
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
 from idmx.staff.audit_log import AuditLogController
@@ -87,6 +99,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
     logging.getLogger("idmx").setLevel(logging.INFO)
+    mail_links.configure(settings)  # the site address and key for links in e-mails
 
     def provide_db() -> Database:
         return database
@@ -103,12 +116,24 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             SiteController,
             ConsultationController,
             ResultsController,
+            ConsultationDataController,
             AccountController,
             StaffController,
             ModerationController,
             AuditLogController,
             ReportController,
             StaffConsultationController,
+            PlanController,
+            EditionController,
+            PublicEditionController,
+            InstitutionPlanController,
+            PublicItemController,
+            FollowController,
+            DataRequestController,
+            StaffDataRequestController,
+            MonitoringController,
+            api_router(),
+            ApiTokenController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={
@@ -132,4 +157,6 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         state=State({"settings": settings, "db": database}),
         on_shutdown=[on_shutdown],
         debug=False,
+        openapi_config=openapi_config(),
+        include_in_schema=False,  # only the API router documents itself (idmx.api.openapi)
     )

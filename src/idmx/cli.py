@@ -165,6 +165,83 @@ def createuser(email: str, role: str, institution: str | None, password: str) ->
     click.echo(f"idmx: staff user {email} created (id {user_id}, {role})")
 
 
+@main.command()
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="Send at most this many messages in this run.")
+def notify(limit: int) -> None:
+    """Send the queued e-mails (follow confirmations and item updates) over SMTP.
+
+    Needs IDMX_SMTP_URL: smtp://host:25, smtp+starttls://user:pass@host:587 or smtps://user:pass@host:465
+    (sender from ?from=ADDRESS or IDMX_MAIL_FROM). The links inside the e-mails were written with the
+    app's IDMX_PUBLIC_URL when the messages were queued. Prints "sent N, failed M, pending K"; exits
+    non-zero when the server could not be reached. Safe to run from cron while another run is going.
+    """
+    from idmx.notify import sender
+
+    settings = _settings()
+    try:
+        sender.smtp_config(settings)
+    except sender.SmtpConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    database = _database(settings)
+    try:
+        report = sender.send_pending(database, settings, limit=limit)
+    finally:
+        database.dispose()
+    click.echo(f"idmx: {report}")
+    if report.error:
+        raise click.ClickException(report.error)
+
+
+@main.group()
+def token() -> None:
+    """Per-institution API tokens for the plan-answer endpoints of /api/v1."""
+
+
+@token.command("create")
+@click.option("--institution", required=True, help="Acronym of the institution the token acts for, e.g. SEMARNAT.")
+@click.option("--name", required=True, help="What uses the token, e.g. the data catalogue's publishing system.")
+def token_create(institution: str, name: str) -> None:
+    """Create a token and print it once (only its SHA-256 is stored)."""
+    from sqlalchemy import func, select
+
+    from idmx.api import tokens
+    from idmx.db import models as m
+    from idmx.errors import DomainError
+
+    database = _database(_settings())
+    try:
+        with database.write() as s:
+            inst = s.scalar(select(m.Institution.id).where(func.upper(m.Institution.acronym) == institution.upper()))
+            if inst is None:
+                raise click.ClickException(f"no institution with acronym {institution!r}")
+            row, secret = tokens.create(s, institution_id=inst, name=name, actor_id=None)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        database.dispose()
+    click.echo(f"idmx: API token {row.id} for {institution.upper()} created; it is shown only now:", err=True)
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke the token with this number (see the staff page /staff/api-tokens)."""
+    from idmx.api import tokens
+    from idmx.errors import DomainError
+
+    database = _database(_settings())
+    try:
+        with database.write() as s:
+            tokens.revoke(s, token_id, actor_id=None)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        database.dispose()
+    click.echo(f"idmx: API token {token_id} revoked")
+
+
 def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
     try:
         main(standalone_mode=True)
@@ -177,3 +254,14 @@ def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
 from idmx.ranking.cli import rank  # noqa: E402
 
 main.add_command(rank)
+
+
+@main.group()
+def export() -> None:
+    """Export open data: CSV, XLSX, JSON files (streamed, spreadsheet-safe, anonymised)."""
+
+
+# Each export lives with its own code; add further subcommands with export.add_command(...).
+from idmx.exports.cli import export_consultation  # noqa: E402
+
+export.add_command(export_consultation)

@@ -70,6 +70,14 @@ def _secret_key(env: Mapping[str, str], environment: str, var_dir: Path) -> str:
         raise SettingsError(f"cannot keep the development secret key in {path}: {exc.strerror}") from None
 
 
+def _public_url(env: Mapping[str, str]) -> str:
+    url = (env.get("IDMX_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/") or " " in rest or "?" in rest:
+        raise SettingsError(f"IDMX_PUBLIC_URL must be an http:// or https:// address, got {url!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -88,6 +96,10 @@ class Settings:
     proposals_per_hour_per_ip: int = 300
     votes_per_hour_per_ip: int = 6000
     smtp_url: str = ""
+    # Where the site is reachable from outside: the base of the links in e-mails (no trailing slash).
+    public_url: str = "http://127.0.0.1:8000"
+    # Sender of e-mails when IDMX_SMTP_URL has no ?from= (empty: noreply@ the public host).
+    mail_from: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -126,4 +138,6 @@ class Settings:
             proposals_per_hour_per_ip=_int(env, "IDMX_PROPOSALS_PER_HOUR_PER_IP", 300, 1, 10_000_000),
             votes_per_hour_per_ip=_int(env, "IDMX_VOTES_PER_HOUR_PER_IP", 6000, 1, 10_000_000),
             smtp_url=env.get("IDMX_SMTP_URL", ""),
+            public_url=_public_url(env),
+            mail_from=env.get("IDMX_MAIL_FROM", ""),
         )

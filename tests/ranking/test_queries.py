@@ -209,9 +209,12 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
     assert plines == f"{u},{pa},{pb}\n{u},{pa},{pb}\n{u},{pb},{pa}\n{v},{pb},{pc}\n{v},{pc},{pa}\n"
     _check(db, rating.id, "rating")
     _check(db, pairs.id, "pairwise")
-    # A run counts the same clusters from its single stream of canonical rows.
+    # A run counts the same clusters from its single stream of canonical rows, with the respondents
+    # numbered in the canonical order (by cell first: citizens u is 1, private_sector v is 2).
     stream = runs._read_db_inputs(db, pairs.id, runs.RunParams()).inputs.stats
-    assert stream[["respondent_id", "winner_id", "loser_id", "wins"]].values.tolist() == clusters.values.tolist()
+    canonical = {u: 1, v: 2}
+    expected = [[canonical[r], a, b, n] for r, a, b, n in clusters.values.tolist()]
+    assert stream[["respondent_id", "winner_id", "loser_id", "wins"]].values.tolist() == expected
 
 
 def test_stored_targets(db: Database):

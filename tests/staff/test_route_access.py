@@ -20,6 +20,9 @@ from litestar.testing import TestClient
 from idmx.accounts.services import create_user
 from idmx.db import models as m
 from idmx.db.types import utcnow
+from idmx.plans import items as plan_items
+from idmx.plans import policy
+from tests import factories
 from tests.accounts.test_auth import PASSWORD, login
 
 ALL = {"central_admin", "institution_admin", "institution_moderator"}
@@ -60,6 +63,36 @@ EXPECTED: dict[str, set[str] | None] = {
     "staff_consultations:load_csv": ADMINS,
     "staff_consultations:clone_form": ADMINS,
     "staff_consultations:clone": ADMINS,
+    "plan:index": ADMINS,
+    "plan:item": ADMINS,
+    "plan:commit": ADMINS,
+    "plan:publish": ADMINS,
+    "plan:deny": ADMINS,
+    "plan:reopen": ADMINS,
+    "plan:new": ADMINS,
+    "plan:create": ADMINS,
+    "plan:consultations": ADMINS,
+    "plan:add_proposal": ADMINS,
+    "staff_requests:list": CENTRAL,
+    "staff_requests:detail": CENTRAL,
+    "staff_requests:route": CENTRAL,
+    "staff_requests:reject": CENTRAL,
+    "api_tokens:list": ADMINS,
+    "api_tokens:create": ADMINS,
+    "api_tokens:revoke": ADMINS,
+    "staff_editions:list": CENTRAL,
+    "staff_editions:new": CENTRAL,
+    "staff_editions:create": CENTRAL,
+    "staff_editions:detail": CENTRAL,
+    "staff_editions:settings": CENTRAL,
+    "staff_editions:runs_form": CENTRAL,
+    "staff_editions:runs": CENTRAL,
+    "staff_editions:build": CENTRAL,
+    "staff_editions:item": CENTRAL,
+    "staff_editions:item_update": CENTRAL,
+    "staff_editions:move": CENTRAL,
+    "staff_editions:publish": CENTRAL,
+    "staff_editions:revise": CENTRAL,
 }
 
 USERS = {
@@ -101,13 +134,22 @@ def _world(db):
             s.add_all([p, q])
             s.flush()
             report = m.ProposalReport(proposal_id=p.id, consultation_id=c.id, reason="Es un duplicado")
-            s.add(report)
+            request = m.DataRequest(kind=m.DataRequestKind.new_dataset, title=f"Solicitud {label}")
+            s.add_all([report, request])
             s.flush()
-            ids[label] = {"consultation_id": c.id, "proposal_id": p.id, "report_id": report.id}
+            item = plan_items.create(s, institution_id=inst.id, source=m.PlanSource.own, title=f"Conjunto {label}",
+                                     today=policy.local_date(now))
+            ids[label] = {"consultation_id": c.id, "proposal_id": p.id, "report_id": report.id,
+                          "request_id": request.id, "item_id": item.id}
+    for label, values in ids.items():
+        edition = factories.draft_edition(db, values["consultation_id"], values["proposal_id"], series=f"walk-{label}")
+        values.update(edition_id=edition["edition_id"], edition_item_id=edition["item_id"])
     return ids
 
 
 def _url(path: str, values: dict[str, int]) -> str:
+    if path.startswith("/staff/editions"):  # there {item_id} is an edition's item, not a plan item
+        values = {**values, "item_id": values["edition_item_id"]}
     for key, value in values.items():
         path = path.replace("{" + key + ":int}", str(value))
     assert "{" not in path, f"no test value for a parameter of {path}"

@@ -10,17 +10,38 @@ Files (UTF-8, comma separated, one header row; a byte-order mark is tolerated):
 * ``T.csv`` weighting targets (optional): ``variable,category,target``, population totals or shares
   per variable. Without targets every respondent weighs the same.
 
-Canonical form. Ids that are all whole numbers are written as integers and sorted numerically;
+Canonical text. Ids that are all whole numbers are written as integers and sorted numerically;
 otherwise they are sorted as text. Categories are stripped, blanks become ``not_stated``; variables
 are sorted by name; targets are written with ``repr(float)``; fields that need it are quoted as in
 RFC 4180; lines end with ``\\n``. Rows are sorted: respondents by id, votes by all three columns,
-targets by variable and category. `write_inputs` (``idmx.ranking.runs``) writes exactly this form.
+targets by variable and category. `write_inputs` (``idmx.ranking.runs``) writes this form, with the
+respondents numbered in the canonical order below (or under ids a caller maps those numbers to).
 
-Fingerprint. ``sha256("idmx-ranking-inputs/1\\nrespondents <h_R>\\nvotes <h_V>\\ntargets <h_T>\\n")``
-where ``h_X`` is the SHA-256 hex digest of file X in canonical form (header included; no targets
-file hashes as a header-only ``T.csv``). So the fingerprint of files written by `write_inputs` can
-be checked with ``sha256sum`` alone, and the same inputs give the same fingerprint whether read from
-the database or from files, in whatever row order and number formatting the files use.
+Fingerprint (format 2). Respondent ids are labels: the fingerprint does not depend on how the
+respondents are numbered (the public export gives them fresh pseudonyms every time) and changes with
+any real input. `canonical_fingerprint` computes it:
+
+1. ``P``, the sorted distinct proposal ids of the votes (approval and rating ``proposal_id``;
+   pairwise ``winner_id`` and ``loser_id`` together) and ``X``, the sorted distinct values (approval
+   and rating; none for pairwise). Each vote row becomes two codes: the positions of its second and
+   third fields in ``P`` (and ``X``).
+2. Canonical respondent order: respondents sorted by their categories (variables in name order),
+   then by their number of vote rows, then by a 128-bit digest of the multiset of their coded rows
+   (two sums modulo 2**64 of a splitmix64 mix of each row's codes). Respondents that tie have the
+   same rows (but for a 2**-128 accident), so which of them gets which number changes nothing. They
+   are numbered 1..N in that order.
+3. ``sha256("idmx-ranking-inputs/2\nrespondents <h_R>\nvotes <h_V>\ntargets <h_T>\n")`` where
+   ``h_R`` hashes the canonical table of weighting cells (header ``<variables>,respondents``, one
+   line per combination of categories with its number of respondents, sorted by the categories;
+   with the numbering of step 2 this is R.csv), ``h_V`` hashes the vote header line, then
+   ``proposals <len(P)>\n`` and ``P`` one per line, ``values <len(X)>\n`` and ``X`` one per line
+   (as canonical numbers), ``rows <n>\n``, then every row as three little-endian int32 (respondent
+   number, first code, second code) sorted by those three, and ``h_T`` hashes the canonical T.csv
+   (a header-only one when there are no targets).
+
+The same inputs give the same fingerprint whether read from the database or from files, whatever
+the row order, number formatting or respondent ids of the files. Only the respondents and rows are
+hashed in binary, so the cost grows with the votes at numpy speed (no text is formatted per vote).
 
 Errors name the file, the line (the header is line 1; quoted fields spanning lines shift the count)
 and the column, in one :class:`InputFileError`.
@@ -43,11 +64,14 @@ from idmx.ranking.compute import NOT_STATED
 
 __all__ = [
     "FORMAT",
+    "Canonical",
     "Fingerprint",
     "InputFileError",
     "RespondentsFile",
     "TargetsFile",
     "VotesFile",
+    "block_order",
+    "canonical_fingerprint",
     "csv_line",
     "read_respondents",
     "read_targets",
@@ -59,7 +83,7 @@ __all__ = [
     "vote_lines",
 ]
 
-FORMAT = "idmx-ranking-inputs/1"
+FORMAT = "idmx-ranking-inputs/2"
 SECTIONS = ("respondents", "votes", "targets")
 TARGET_HEADER = ("variable", "category", "target")
 RESULT_COLUMNS = ("rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes")
@@ -101,7 +125,7 @@ def canonical_number(x: float) -> str:
 
 
 class Fingerprint:
-    """Streaming SHA-256 over the three canonical sections (memory stays bounded)."""
+    """SHA-256 over the three sections (each a streaming hash, so memory stays bounded)."""
 
     def __init__(self) -> None:
         self._sections = {name: hashlib.sha256() for name in SECTIONS}
@@ -112,6 +136,147 @@ class Fingerprint:
     def hexdigest(self) -> str:
         summary = FORMAT + "\n" + "".join(f"{name} {h.hexdigest()}\n" for name, h in self._sections.items())
         return hashlib.sha256(summary.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """A fingerprint and each respondent's canonical number (1..N, in the order given)."""
+
+    fingerprint: str
+    number: np.ndarray
+
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03))
+
+
+def _digests(token: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit mixes of each row's code (splitmix64's finaliser, then one more round)."""
+    with np.errstate(over="ignore"):
+        z = token + _SEEDS[0]
+        z ^= z >> np.uint64(30)
+        z *= _M1
+        z ^= z >> np.uint64(27)
+        z *= _M2
+        z ^= z >> np.uint64(31)
+        w = z + _SEEDS[1]
+        w ^= w >> np.uint64(33)
+        w *= _M1
+        w ^= w >> np.uint64(29)
+    return z, w
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's position among them."""
+    if values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1_000_000:  # a lookup table beats hashing or sorting
+            shifted = values - lo
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            lut = np.cumsum(present) - 1
+            return np.flatnonzero(present) + lo, lut[shifted].astype(np.int64, copy=False)
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.asarray(uniques), codes.astype(np.int64)
+
+
+def _text_lines(values: np.ndarray, numbers: bool) -> bytes:
+    if numbers:
+        return "".join(canonical_number(v) + "\n" for v in values).encode()
+    return "".join(_lines(pd.DataFrame({"v": values}))).encode() if len(values) else b""
+
+
+def block_order(counts: np.ndarray, order: np.ndarray, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Row positions that put blocks of consecutive rows (``counts[i]`` rows for block i, blocks in
+    index order) in the order ``order[lo:hi]``, each block's rows kept in place."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    sel = np.asarray(order)[lo:hi]
+    lens = counts[sel]
+    offsets = np.cumsum(lens) - lens
+    return np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts[sel] - offsets, lens)
+
+
+def canonical_fingerprint(
+    cells: pd.DataFrame,
+    variables: list[str],
+    resp_cell: np.ndarray,
+    vote_resp: np.ndarray,
+    second: np.ndarray,
+    third: np.ndarray,
+    header: tuple[str, str, str],
+    targets: pd.DataFrame | None,
+) -> Canonical:
+    """The fingerprint of the inputs (see the module docstring) and the canonical respondent numbers.
+
+    ``cells``: the weighting cells sorted by their categories, with ``respondents`` counts;
+    ``resp_cell``: each respondent's cell (row of ``cells``); ``vote_resp``: each vote row's
+    respondent (position in ``resp_cell``), non-decreasing; ``second``/``third``: the vote rows'
+    other two columns (ids, values). Rows of one respondent should come sorted by those two (both
+    callers read them so); otherwise they are sorted here.
+    """
+    n_resp = len(resp_cell)
+    vote_resp = np.asarray(vote_resp, dtype=np.int64)
+    n = len(vote_resp)
+    if n and np.any(np.diff(vote_resp) < 0):
+        raise ValueError("vote rows must be grouped by respondent")
+    if "value" in header:
+        ids, b = _codes(np.asarray(second))
+        values, c = _codes(np.asarray(third))
+    else:
+        ids, both = _codes(np.concatenate([np.asarray(second), np.asarray(third)]))
+        b, c = both[:n], both[n:]
+        values = np.zeros(0)
+    width = np.int64(max(len(values), len(ids), 1))
+    if max(n_resp, len(ids), len(values)) >= 2**31:
+        raise ValueError("too many respondents or proposals for the fingerprint's 32-bit codes")
+    token = b * width
+    token += c
+    unsorted = bool(n) and bool(np.any((np.diff(token) < 0) & (np.diff(vote_resp) == 0)))
+    if unsorted:  # rows of a respondent not sorted by their fields: sort them
+        o = np.lexsort((c, b, vote_resp))
+        b, c, token = b[o], c[o], token[o]
+
+    counts = np.bincount(vote_resp, minlength=n_resp).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    has = counts > 0
+    digests = []
+    for mixed in _digests(token.view(np.uint64)):
+        sums = np.zeros(n_resp, dtype=np.uint64)
+        if n:
+            sums[has] = np.add.reduceat(mixed, starts[has])
+        digests.append(sums)
+    del token
+    order = np.lexsort((digests[1], digests[0], counts, np.asarray(resp_cell, dtype=np.int64)))
+    number = np.empty(n_resp, dtype=np.int64)
+    number[order] = np.arange(1, n_resp + 1)
+
+    fp = Fingerprint()
+    fp.update("respondents", csv_line([*variables, "respondents"]))
+    for line in _lines(cells[[*variables, "respondents"]]):
+        fp.update("respondents", line)
+
+    fp.update("votes", csv_line(header))
+    fp.update("votes", f"proposals {len(ids)}\n".encode() + _text_lines(ids, numbers=False))
+    fp.update("votes", f"values {len(values)}\n".encode() + _text_lines(values, numbers=True))
+    fp.update("votes", f"rows {n}\n")
+    if n:
+        # Rows in canonical order: respondent blocks in `order`, each block kept (sorted by codes).
+        lens = counts[order]
+        for lo in range(0, n_resp, 20_000):  # bounded temporaries
+            hi = min(n_resp, lo + 20_000)
+            idx = block_order(counts, order, lo, hi)
+            m = len(idx)
+            if m == 0:
+                continue
+            rows = np.empty((m, 3), dtype="<i4")
+            rows[:, 0] = np.repeat(np.arange(lo + 1, hi + 1, dtype=np.int32), lens[lo:hi])
+            rows[:, 1] = b[idx]
+            rows[:, 2] = c[idx]
+            fp.update("votes", rows.tobytes())
+    for line in target_lines(targets):
+        fp.update("targets", line)
+    return Canonical(fp.hexdigest(), number)
 
 
 def _column_text(values: pd.Series) -> pd.Series:

@@ -4,15 +4,18 @@
 
 * `run_for_consultation` reads a consultation's inputs in one snapshot: the sufficient statistics
   per proposal and weighting cell (aggregated by the database, `idmx.ranking.queries`) and, streamed
-  once with bounded memory, the canonical input rows that the fingerprint hashes (so a run reads the
-  votes twice: once inside the database, once as a stream). Pairwise runs count the per-respondent
-  pair clusters from that same stream (see `_read_db_inputs`). It then computes outside the
-  transaction and stores an immutable `RankingRun`.
+  once into an int64 array (24 bytes a row), the input rows that the fingerprint hashes (so a run
+  reads the votes twice: once inside the database, once as a stream). The fingerprint numbers the
+  respondents by their content, so it does not depend on their ids (`files.canonical_fingerprint`).
+  Pairwise runs count the per-respondent pair clusters from that same stream, relabelled with those
+  numbers (`canonical_clusters`, so the file path sees the same rows in the same order). It then
+  computes outside the transaction and stores an immutable `RankingRun`.
 * `rank_files` does the same from R.csv / V.csv / T.csv (`idmx.ranking.files`): it reduces the rows
   to the same cells and statistics and calls the same `compute_ranking`, so equal inputs give the same
   fingerprint and bit-for-bit the same results.
 * `write_inputs` writes a consultation's inputs in the file formats, so `idmx rank` on them reproduces
-  a stored run (results and fingerprint).
+  a stored run (results and fingerprint); the public export (`idmx.exports.consultation_data`)
+  streams the same rows under per-export pseudonyms.
 
 Weights. Respondents are grouped into cells (every combination of the weighting variables: segment
 and state for database runs, every non-id column of R.csv for files); all respondents of a cell weigh
@@ -27,9 +30,9 @@ it pins BLAS to one thread (``threadpool_limits(1)``) so concurrent runs do not 
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,13 +50,14 @@ from idmx.db import models as m
 from idmx.db.types import utcnow
 from idmx.ranking import compute, files, queries
 from idmx.ranking.compute import NOT_STATED, RankingError
-from idmx.ranking.files import Fingerprint, InputFileError
+from idmx.ranking.files import InputFileError
 
 __all__ = [
     "CellInputs",
     "FileRun",
     "RankingResult",
     "RunParams",
+    "canonical_clusters",
     "cell_weights",
     "compute_ranking",
     "default_targets",
@@ -314,6 +318,12 @@ class _DbInputs:
     fingerprint: str
     targets_source: str
     timings: dict[str, float] = field(default_factory=dict)
+    # With keep_rows: the respondents (database ids, sorted; their cells; canonical numbers) and the
+    # vote rows (database respondent id, second, third column), as `write_inputs` needs them.
+    respondent_ids: np.ndarray | None = None
+    respondent_cells: np.ndarray | None = None
+    respondent_numbers: np.ndarray | None = None
+    rows: np.ndarray | None = None
 
 
 def _consultation_method(session, consultation_id: int, params: RunParams) -> str:
@@ -326,16 +336,16 @@ def _consultation_method(session, consultation_id: int, params: RunParams) -> st
     return method
 
 
-def _read_db_inputs(
-    db: Database, consultation_id: int, params: RunParams, sink: Callable[[str, bytes], None] | None = None
-) -> _DbInputs:
-    """Cells, statistics and fingerprint from one snapshot. ``sink`` also receives the canonical bytes.
+def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_rows: bool = False) -> _DbInputs:
+    """Cells, statistics and fingerprint from one snapshot.
 
-    Approval and rating: the database aggregates per proposal and cell; then the canonical rows are
-    streamed once, in bounded memory, into the fingerprint. Pairwise: the per-respondent pair counts
-    that the intervals need are as many as the comparisons themselves (pairs x cells far exceeds the
-    votes, so per-cell wins are no reduction either), and the canonical rows, sorted by respondent and
-    pair, already are them: they are counted from that one stream instead of a second pass in SQL.
+    Approval and rating: the database aggregates per proposal and cell. The canonical vote rows are
+    then streamed once (sorted by respondent) into an int64 array for the fingerprint, which numbers
+    the respondents by content (`files.canonical_fingerprint`). Pairwise: the per-respondent pair
+    counts that the intervals need are as many as the comparisons themselves (pairs x cells far
+    exceeds the votes, so per-cell wins are no reduction either), and the streamed rows, sorted by
+    respondent and pair, already are them: they are counted from that one stream instead of a
+    second pass in SQL.
     """
     timings: dict[str, float] = {}
     variables = list(queries.VARIABLES)
@@ -356,47 +366,98 @@ def _read_db_inputs(
         timings["aggregate"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        fp = Fingerprint()
-
-        def emit(section: str, data: bytes) -> None:
-            fp.update(section, data)
-            if sink is not None:
-                sink(section, data)
-
-        emit("respondents", files.csv_line(["respondent_id", *variables]).encode())
         lookup = {tuple(row): i for i, row in enumerate(cells[variables].itertuples(index=False))}
         resp_ids: list[int] = []
         resp_cells: list[int] = []
         for batch in queries.iter_respondent_rows(s, consultation_id, method):
-            emit("respondents", "".join([files.csv_line(r) for r in batch]).encode())
             resp_ids.extend(r[0] for r in batch)
             resp_cells.extend(lookup[(seg, st)] for _, seg, st in batch)
         if len(resp_ids) != int(cells["respondents"].sum()):
             raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
-        emit("votes", files.csv_line(queries.vote_header(method)).encode())
-        parts = []
-        for chunk in queries.iter_vote_rows(s, consultation_id, method):
-            emit("votes", chunk)
-            if method == "pairwise":
-                parts.append(_parse_rows(chunk))
-        for line in files.target_lines(targets):
-            emit("targets", line.encode())
-        timings["fingerprint"] = time.perf_counter() - t
+        parts = list(_vote_arrays(s, consultation_id, method))
+    rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+    del parts
+    ids = np.asarray(resp_ids, dtype=np.int64)
+    cell_of = np.asarray(resp_cells, dtype=np.int64)
+    vote_resp = np.minimum(np.searchsorted(ids, rows[:, 0]), max(len(ids) - 1, 0))
+    if len(rows) and not np.array_equal(ids[vote_resp], rows[:, 0]):
+        raise RankingError("vote rows from respondents that are not among the ranking's respondents")
+    canon = files.canonical_fingerprint(cells, variables, cell_of, vote_resp, rows[:, 1], rows[:, 2],
+                                        queries.vote_header(method), targets)
+    timings["fingerprint"] = time.perf_counter() - t
     if method == "pairwise":
         t = time.perf_counter()
-        rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
-        del parts
-        ids = np.asarray(resp_ids, dtype=np.int64)
-        stats = pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, np.asarray(resp_cells, dtype=np.int64))
+        stats = canonical_clusters(pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, cell_of), ids, canon.number)
         timings["pair_counts"] = time.perf_counter() - t
     inputs = CellInputs(method, variables, cells, stats.reset_index(drop=True), targets)
-    return _DbInputs(inputs, fp.hexdigest(), source, timings)
+    if not keep_rows:
+        return _DbInputs(inputs, canon.fingerprint, source, timings)
+    return _DbInputs(inputs, canon.fingerprint, source, timings, ids, cell_of, canon.number, rows)
 
 
-def _parse_rows(chunk: bytes) -> np.ndarray:
-    """Canonical integer vote lines ``a,b,c\\n`` to an (n, 3) int64 array."""
-    text = chunk.rstrip(b"\n").replace(b"\n", b",")
-    return np.fromstring(text, dtype=np.int64, sep=",").reshape(-1, 3) if text else np.zeros((0, 3), np.int64)
+# The columns of `queries.iter_vote_rows`, for reading them as integers on SQLite.
+_VOTE_COLUMNS = {
+    "approval": ("e.respondent_id", "e.proposal_id", "CASE WHEN v.id IS NULL THEN 0 ELSE 1 END"),
+    "rating": ("v.respondent_id", "v.proposal_id", "v.value"),
+    "pairwise": ("pv.respondent_id", "pv.winner_id", queries._LOSER),
+}
+
+
+def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
+    """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
+
+    PostgreSQL: ``COPY ... TO STDOUT (FORMAT binary)`` of three bigints, read with one
+    `np.frombuffer` per chunk (no text to parse). SQLite: the driver's tuples straight into arrays
+    (formatting them as text to parse them back costs twice as much).
+    """
+    cols = _VOTE_COLUMNS[method]
+    if not queries._is_sqlite(s):
+        yield from _postgres_vote_arrays(s, consultation_id, method, cols)
+        return
+    sql = f"SELECT {', '.join(cols)} {queries._counted_rows(s, method)} ORDER BY r.id, {cols[1]}, {cols[2]}"
+    for part in queries._stream(s, sql, {"c": consultation_id}, 100_000):
+        yield np.fromiter(itertools.chain.from_iterable(part), dtype=np.int64, count=3 * len(part)).reshape(-1, 3)
+
+
+# A row of PostgreSQL's binary COPY of three bigints: field count, then length and value of each.
+_BINARY_ROW = np.dtype([("n", ">i2"), ("la", ">i4"), ("a", ">i8"), ("lb", ">i4"), ("b", ">i8"), ("lc", ">i4"), ("c", ">i8")])
+_BINARY_HEADER = 19  # b"PGCOPY\n\xff\r\n\0", flags (int32), header extension length (int32, 0)
+
+
+def _postgres_vote_arrays(s, consultation_id: int, method: str, cols: tuple[str, str, str]) -> Iterator[np.ndarray]:
+    raw = s.connection().connection.driver_connection
+    select_ = ", ".join(f"({c})::bigint" for c in cols)
+    sql, values = queries._copy_params(f"SELECT {select_} {queries._counted_rows(s, method)} ORDER BY 1, 2, 3",
+                                       {"c": consultation_id})
+    size = _BINARY_ROW.itemsize
+    buf = bytearray()
+    skip = _BINARY_HEADER
+    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)", values) as copy:
+        for chunk in copy:
+            buf += chunk
+            if skip:
+                if len(buf) < skip:
+                    continue
+                if bytes(buf[:11]) != b"PGCOPY\n\xff\r\n\x00" or int.from_bytes(buf[15:19], "big") != 0:
+                    raise RankingError("unexpected binary COPY header from PostgreSQL")
+                del buf[:skip]
+                skip = 0
+            whole = len(buf) // size * size
+            if whole >= 1 << 20:
+                yield _binary_rows(bytes(buf[:whole]))
+                del buf[:whole]
+    if len(buf) > 2:  # what is left is the two-byte trailer (-1)
+        whole = (len(buf) - 2) // size * size
+        yield _binary_rows(bytes(buf[:whole]))
+
+
+def _binary_rows(data: bytes) -> np.ndarray:
+    rec = np.frombuffer(data, dtype=_BINARY_ROW)
+    if len(rec) and not ((rec["n"] == 3).all() and (rec["la"] == 8).all() and (rec["lb"] == 8).all() and (rec["lc"] == 8).all()):
+        raise RankingError("unexpected binary COPY row from PostgreSQL (a NULL in a vote row?)")
+    out = np.empty((len(rec), 3), dtype=np.int64)
+    out[:, 0], out[:, 1], out[:, 2] = rec["a"], rec["b"], rec["c"]
+    return out
 
 
 def pair_counts(
@@ -421,6 +482,18 @@ def pair_counts(
         "respondent_id": r, "winner_id": winner[starts], "loser_id": loser[starts],
         "cell": respondent_cells[pos].astype(np.int64), "wins": wins,
     })
+
+
+def canonical_clusters(stats: pd.DataFrame, respondent_ids: np.ndarray | pd.Series, number: np.ndarray) -> pd.DataFrame:
+    """`pair_counts` rows (grouped by respondent in the order of ``respondent_ids``) relabelled with
+    the canonical respondent numbers and put in their order, so that the computation sees the same
+    rows in the same order however the respondents were labelled (bit-identical results)."""
+    pos = pd.Index(respondent_ids).get_indexer(pd.Index(stats["respondent_id"]))
+    counts = np.bincount(pos, minlength=len(number))
+    idx = files.block_order(counts, np.argsort(number, kind="stable"))
+    out = stats.iloc[idx].reset_index(drop=True)
+    out["respondent_id"] = np.asarray(number, dtype=np.int64)[pos[idx]]
+    return out
 
 
 def run_for_consultation(db: Database, consultation_id: int, params: RunParams | None = None) -> m.RankingRun:
@@ -475,7 +548,7 @@ class WrittenInputs:
     votes: Path
     targets: Path
     method: str
-    fingerprint: str | None  # None when ids were mapped (the files are then not in canonical order)
+    fingerprint: str  # the run's fingerprint: it does not depend on the respondent ids written
 
 
 def write_inputs(
@@ -489,38 +562,40 @@ def write_inputs(
     """Write R.csv, V.csv and T.csv of a consultation in the `idmx rank` formats.
 
     The targets are those a run with ``params`` uses (stored, or the default equal segment shares).
-    Without ``respondent_id`` the files are in canonical form and their fingerprint, returned, is the
-    one a run stores. ``respondent_id`` maps database ids to the ids written (e.g. per-export
-    pseudonyms); the rows then keep the database order, which `idmx rank` re-sorts.
+    Respondents are numbered 1..N in the canonical order of `files.canonical_fingerprint` (never
+    their database ids); ``respondent_id`` maps those numbers to other labels. Holds the vote rows
+    in memory: for tests and small consultations (the public export streams, see
+    `idmx.exports.consultation_data`).
     """
     params = params or RunParams()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    read = _read_db_inputs(db, consultation_id, params, keep_rows=True)
+    inputs = read.inputs
+    variables = inputs.variables
+    number = read.respondent_numbers
+    label = (lambda n: n) if respondent_id is None else respondent_id
+    order = np.argsort(number, kind="stable")
+    rframe = pd.DataFrame({"respondent_id": [label(int(n)) for n in number[order]]})
+    for var in variables:
+        rframe[var] = inputs.cells[var].to_numpy(dtype=object)[read.respondent_cells[order]]
+    rows = read.rows
+    vote_number = number[np.searchsorted(read.respondent_ids, rows[:, 0])]
+    vorder = np.lexsort((rows[:, 2], rows[:, 1], vote_number))
+    header = queries.vote_header(inputs.method)
+    by_number = {int(n): label(int(n)) for n in number} if respondent_id is not None else None
+    vframe = pd.DataFrame({
+        header[0]: vote_number[vorder] if by_number is None else [by_number[int(n)] for n in vote_number[vorder]],
+        header[1]: rows[vorder, 1], header[2]: rows[vorder, 2],
+    })
     paths = {"respondents": directory / "R.csv", "votes": directory / "V.csv", "targets": directory / "T.csv"}
-    with ExitStack() as stack:
-        handles = {k: stack.enter_context(open(p, "wb")) for k, p in paths.items()}
-
-        def sink(section: str, data: bytes) -> None:
-            if respondent_id is not None and section in ("respondents", "votes"):
-                data = _remap(data, respondent_id)
-            handles[section].write(data)
-
-        read = _read_db_inputs(db, consultation_id, params, sink)
-    return WrittenInputs(
-        paths["respondents"], paths["votes"], paths["targets"], read.inputs.method,
-        read.fingerprint if respondent_id is None else None,
-    )
-
-
-def _remap(data: bytes, respondent_id: Callable[[int], object]) -> bytes:
-    out = []
-    for line in data.decode().splitlines(keepends=True):
-        first, sep, rest = line.partition(",")
-        if first == "respondent_id" or not first.strip().lstrip("-").isdigit():
-            out.append(line)
-        else:
-            out.append(files.csv_field(respondent_id(int(first))) + sep + rest)
-    return "".join(out).encode()
+    with open(paths["respondents"], "w", encoding="utf-8", newline="") as fh:
+        fh.writelines(files.respondent_lines(rframe, variables))
+    with open(paths["votes"], "w", encoding="utf-8", newline="") as fh:
+        fh.writelines(files.vote_lines(vframe, header))
+    with open(paths["targets"], "w", encoding="utf-8", newline="") as fh:
+        fh.writelines(files.target_lines(inputs.targets))
+    return WrittenInputs(paths["respondents"], paths["votes"], paths["targets"], inputs.method, read.fingerprint)
 
 
 # --- file runs -----------------------------------------------------------------------------------------
@@ -616,15 +691,16 @@ def rank_files(
     votes = files.read_votes(votes_path, method, respondents)
     targets = files.read_targets(targets_path, respondents) if targets_path is not None else None
 
-    fp = Fingerprint()
-    for line in files.respondent_lines(respondents.frame, respondents.variables):
-        fp.update("respondents", line)
-    for line in files.vote_lines(votes.frame, votes.header):
-        fp.update("votes", line)
-    for line in files.target_lines(targets.frame if targets is not None else None):
-        fp.update("targets", line)
-
     inputs, resp_cell = file_inputs(respondents, votes, targets)
+    vframe = votes.frame
+    vote_resp = pd.Index(respondents.frame["respondent_id"]).get_indexer(pd.Index(vframe["respondent_id"]))
+    canon = files.canonical_fingerprint(
+        inputs.cells, inputs.variables, resp_cell, vote_resp,
+        vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header,
+        targets.frame if targets is not None else None,
+    )
+    if method == "pairwise":
+        inputs.stats = canonical_clusters(inputs.stats, respondents.frame["respondent_id"], canon.number)
     weights, _ = cell_weights(inputs.cells, inputs.variables, inputs.targets, params.cap)
     if method == "pairwise" and params.ridge == 0:
         cell_by_id = pd.Series(resp_cell, index=pd.Index(respondents.frame["respondent_id"]))
@@ -633,7 +709,7 @@ def rank_files(
     result = compute_ranking(inputs, params)
     return FileRun(
         rows=result.rows,
-        fingerprint=fp.hexdigest(),
+        fingerprint=canon.fingerprint,
         respondent_ids=respondents.frame["respondent_id"],
         respondent_weights=result.cell_weights.to_numpy()[resp_cell],
         summary=result.summary,

@@ -1,0 +1,90 @@
+"""Public downloads of a closed consultation's open data (`idmx.exports.consultation_data`).
+
+``/c/{slug}/data`` lists the files; ``/c/{slug}/data/<file>`` streams one of them, or the whole
+package as a zip. Only closed consultations have data to download (409 while open or upcoming, 404
+for drafts). Handlers run in the worker thread pool; the downloads stream from database cursors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Stream, Template
+
+from idmx.consultations import services as participation
+from idmx.db import Database
+from idmx.db import models as m
+from idmx.errors import NotFound
+from idmx.exports import consultation_data as data
+from idmx.exports.xlsx import XLSX_MEDIA_TYPE
+from idmx.i18n import gettext as _
+from idmx.ranking.controllers import current_run
+from idmx.web import page
+
+MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip", "xlsx": XLSX_MEDIA_TYPE}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _descriptions(method: str) -> dict[str, str]:
+    votes = {
+        "approval": _("Every proposal shown to each respondent: 1 if supported, 0 if shown and not supported."),
+        "rating": _("Every rating, from 1 to 5."),
+        "pairwise": _("Every decided comparison: the winner and the loser."),
+    }[method]
+    return {
+        "proposals.csv": _("Published proposals, and merged ones with the proposal they were merged into."),
+        "respondents.csv": _("Respondents: a pseudonym drawn at random for each download, sector and state only."),
+        "votes.csv": votes,
+        "targets.csv": _("Weighting targets of the published ranking."),
+        "ranking.csv": _("The published ranking, exactly as idmx rank writes it."),
+        "runs.csv": _("Ranking runs computed after closing, with their parameters and input fingerprints."),
+        "run_targets.csv": _("Weighting targets of each run."),
+        "run_results.csv": _("Results of each run."),
+        "datapackage.json": _("Description of the files and the command that reproduces the ranking."),
+    }
+
+
+class ConsultationDataController(Controller):
+    path = "/c/{slug:str}/data"
+
+    def _info(self, db: Database, slug: str) -> tuple[participation.ConsultationView, data.ExportInfo]:
+        view = participation.get_consultation(db, slug)  # drafts: 404
+        now = _now()
+        data.package_info(db, slug, now)  # open or upcoming: 409, before any work
+        current_run(db, view.consultation, now)  # the final ranking, computed once after closing
+        return view, data.package_info(db, slug, now)
+
+    @get("/", name="exports:consultation_data", sync_to_thread=True)
+    def index(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
+        view, info = self._info(db, slug)
+        run = None
+        if info.published_run_id is not None:
+            with db.read() as s:
+                run = s.get(m.RankingRun, info.published_run_id)
+        context = {
+            "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "info": info, "run": run,
+            "files": [(name, _descriptions(info.method)[name], name in data.DOWNLOADABLE) for name in data.PACKAGE_FILES],
+            "xlsx": "proposals.xlsx",
+            "command": data.reproduce_command(info, run),
+        }
+        return page(request, "exports/consultation_data.html", context)
+
+    @get("/{filename:str}", name="exports:consultation_file", sync_to_thread=True)
+    def download(self, slug: FromPath[str], filename: FromPath[str], db: NamedDependency[Database]) -> Response:
+        _view, info = self._info(db, slug)
+        name = filename
+        if name == info.zip_name:
+            body = data.zip_chunks(db, info)
+        elif name in data.DOWNLOADABLE:
+            body = data.file_chunks(db, info, name)
+        else:
+            raise NotFound(_("There is no such file in this consultation's data."))
+        stem = name if name == info.zip_name else f"idmx-{info.slug}-{name}"
+        headers = {"Content-Disposition": f'attachment; filename="{stem}"', "X-Content-Type-Options": "nosniff"}
+        return Stream(body, media_type=MEDIA[name.rsplit(".", 1)[1]], headers=headers)
