@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from idmx.accounts.services import create_user
 from idmx.db import models as m
@@ -459,10 +459,16 @@ def test_every_edition_route_is_central_only_and_never_fails_for_the_central_tea
     c = f.consultation(db, "walk-editions")
     pid = f.proposals(db, c.id, ["Calidad del aire por estación"])[0]
     values = {**f.draft_edition(db, c.id, pid), "proposal_id": pid}
+    from idmx.plans import items as plan_items
+
+    with db.write() as s:
+        values["plan_item_id"] = plan_items.create(
+            s, institution_id=s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT")),
+            source=m.PlanSource.own, title="Conjunto propio", today=policy.local_date(datetime.now(timezone.utc))).id
     routes = sorted((method, route.path, handler.name) for route in app.routes if route.path.startswith(BASE)
                     for handler in getattr(route, "route_handlers", []) for method in handler.http_methods
                     if method in ("GET", "POST"))
-    assert len(routes) == 13
+    assert len(routes) == 14
     for email, allowed in (("admin@semarnat.gob.mx", False), ("central@idmx.gob.mx", True)):
         with TestClient(app=app) as session:
             as_(session, email)
@@ -478,3 +484,31 @@ def test_every_edition_route_is_central_only_and_never_fails_for_the_central_tea
                     assert code < 500 and code not in (401, 403, 404), f"{method} {name}: {code}"
                 else:
                     assert code == 403, f"{method} {name}: {code}"
+
+
+def test_an_institutions_own_dataset_feeds_into_the_next_edition_and_keeps_its_answer(client, db, world, staff):
+    from idmx.plans import items as plan_items
+
+    with db.write() as s:
+        own = plan_items.create(s, institution_id=world["inst"]["SEMARNAT"], source=m.PlanSource.own,
+                                title="Inventario de humedales por cuenca", today=policy.local_date(datetime.now(timezone.utc)))
+    as_(client, "central@idmx.gob.mx")
+    edition_id = build_and_fix(client, db, world)
+    page = client.get(f"{BASE}/{edition_id}")
+    assert "Inventario de humedales por cuenca" in page.text and f'id="addition-{own.id}"' in page.text
+
+    r = post_form(client, f"{BASE}/{edition_id}/additions/{own.id}", {})
+    assert r.status_code == 303, r.text
+    added = by_title(items_of(db, edition_id), "Inventario de humedales por cuenca")
+    assert (added.plan_item_id, added.institution_id, added.tier) == (own.id, world["inst"]["SEMARNAT"], 3)
+    assert f'id="addition-{own.id}"' not in client.get(f"{BASE}/{edition_id}").text  # offered once only
+    assert post_form(client, f"{BASE}/{edition_id}/additions/{own.id}", {}).status_code == 404
+
+    # A rebuild keeps it although no proposal backs it; publishing keeps its plan item (no second one).
+    assert post_form(client, f"{BASE}/{edition_id}/build", {}).status_code == 303
+    assert by_title(items_of(db, edition_id), "Inventario de humedales por cuenca").plan_item_id == own.id
+    assert post_form(client, f"{BASE}/{edition_id}/publish", {}).status_code == 303
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.PlanItem)
+                        .where(m.PlanItem.title == "Inventario de humedales por cuenca")) == 1
+    assert post_form(client, f"{BASE}/{edition_id}/additions/{own.id}", {}).status_code == 409

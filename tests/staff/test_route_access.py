@@ -93,6 +93,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "staff_editions:move": CENTRAL,
     "staff_editions:publish": CENTRAL,
     "staff_editions:revise": CENTRAL,
+    "staff_editions:add_plan_item": CENTRAL,
 }
 
 USERS = {
@@ -140,7 +141,7 @@ def _world(db):
             item = plan_items.create(s, institution_id=inst.id, source=m.PlanSource.own, title=f"Conjunto {label}",
                                      today=policy.local_date(now))
             ids[label] = {"consultation_id": c.id, "proposal_id": p.id, "report_id": report.id,
-                          "request_id": request.id, "item_id": item.id}
+                          "request_id": request.id, "item_id": item.id, "plan_item_id": item.id}
     for label, values in ids.items():
         edition = factories.draft_edition(db, values["consultation_id"], values["proposal_id"], series=f"walk-{label}")
         values.update(edition_id=edition["edition_id"], edition_item_id=edition["item_id"])

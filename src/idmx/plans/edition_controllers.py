@@ -72,6 +72,7 @@ class EditionController(Controller):
         return page(request, "plans/editions/detail.html", {
             "me": principal_of(request), "view": view, "e": view.edition, "form": form,
             "tier_rows": services.tier_rows(form), "problems": problems or [],
+            "additions": services.institution_additions(db) if view.is_draft else [],
             "built": query.get("built"), "saved": query.get("saved") == "1", "published": query.get("published") == "1",
             "public_url": request.app.route_reverse("idmx:edition", series=view.edition.series,
                                                     version_label=f"v{view.edition.version}"),
@@ -172,6 +173,13 @@ class EditionController(Controller):
         if problems:
             return self._detail(request, db, edition_id, problems=problems, status=422)
         return see_other(request.app.route_reverse("staff_editions:detail", edition_id=edition_id) + "?published=1")
+
+    @post("/{edition_id:int}/additions/{plan_item_id:int}", name="staff_editions:add_plan_item", opt=ONLY_CENTRAL,
+          sync_to_thread=True)
+    def add_plan_item(self, request: Request, edition_id: FromPath[int], plan_item_id: FromPath[int],
+                      db: NamedDependency[Database]) -> Response:
+        services.add_plan_item(db, principal_of(request).id, edition_id, plan_item_id)
+        return see_other(request.app.route_reverse("staff_editions:detail", edition_id=edition_id) + "#items")
 
     @post("/{edition_id:int}/revise", name="staff_editions:revise", opt=ONLY_CENTRAL, sync_to_thread=True)
     def revise(self, request: Request, edition_id: FromPath[int], db: NamedDependency[Database]) -> Response:

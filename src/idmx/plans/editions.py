@@ -661,7 +661,8 @@ def _build(s: Session, edition: m.Edition, actor_id: int | None) -> BuildSummary
 
     fresh.sort(key=strength)
     next_key = max(_next_key(s, edition.series), max(items, default=0) + 1)
-    dropped = [k for k in items if k not in kept]
+    # Datasets an institution added itself carry no proposals; a rebuild keeps them.
+    dropped = [k for k in items if k not in kept and items[k].plan_item_id is None]
     s.execute(delete(m.ItemProposal).where(m.ItemProposal.item_id.in_(list(by_id) or [-1])))
     for k in dropped:
         s.delete(items.pop(k))
@@ -786,6 +787,9 @@ def publish(db: Database, actor_id: int | None, edition_id: int, now: datetime) 
                 .where(m.InfrastructureItem.edition_id == edition.previous_id)).all()}
         created = reused = 0
         for item in items:
+            if item.plan_item_id is not None:  # an institution's own dataset: it keeps its plan item and answer
+                reused += 1
+                continue
             plan_id, old_inst = previous.get(item.key, (None, None))
             if plan_id is not None and old_inst == item.institution_id:
                 item.plan_item_id = plan_id
@@ -808,6 +812,40 @@ def publish(db: Database, actor_id: int | None, edition_id: int, now: datetime) 
                      after={"series": edition.series, "version": edition.version, "published_on": today,
                             "items": len(items), "plan_items_created": created, "plan_items_reused": reused})
     return []
+
+
+def institution_additions(db: Database) -> list[tuple[m.PlanItem, str]]:
+    """(plan item, institution acronym) of datasets institutions added themselves (or got as data
+    requests) that no edition lists yet."""
+    from idmx.plans.answers import own_items_for_next_edition
+
+    with db.read() as s:
+        plans = own_items_for_next_edition(s)
+        acronyms = dict(s.execute(select(m.Institution.id, m.Institution.acronym)).all())
+        return [(p, acronyms.get(p.institution_id, "")) for p in plans]
+
+
+def add_plan_item(db: Database, actor_id: int | None, edition_id: int, plan_item_id: int) -> int:
+    """Put an institution's own dataset on the draft, in the last tier; it keeps its plan item and answer."""
+    from idmx.plans.answers import own_items_for_next_edition
+
+    with db.write() as s:
+        edition = _draft(s, edition_id)
+        plan = next((p for p in own_items_for_next_edition(s) if p.id == plan_item_id), None)
+        if plan is None:
+            raise NotFound(_("This dataset is not waiting for an edition."))
+        keys = s.scalars(select(m.InfrastructureItem.key).where(m.InfrastructureItem.edition_id == edition_id)).all()
+        tiers = _tiers_of(s, edition_id)
+        item = m.InfrastructureItem(
+            edition_id=edition_id, key=max(_next_key(s, edition.series), max(keys, default=0) + 1), title=plan.title,
+            description=plan.description, institution_id=plan.institution_id, topic_id=plan.topic_id,
+            tier=max((t.tier for t in tiers), default=None), plan_item_id=plan.id,
+        )
+        s.add(item)
+        s.flush()
+        audit.record(s, actor_id=actor_id, action="edition.add_plan_item", obj=("edition", edition_id),
+                     after={"key": item.key, "plan_item_id": plan.id, "title": plan.title})
+        return item.id
 
 
 def revise(db: Database, actor_id: int | None, edition_id: int) -> int:
