@@ -27,6 +27,7 @@ from idmx.consultations.controllers import ConsultationController
 from idmx.consultations.reports import ReportController
 from idmx.db import Database
 from idmx.errors import EXCEPTION_HANDLERS
+from idmx.exports.edition_downloads import EditionDownloadController
 from idmx.limits import rate_limit_middleware, store_registry
 from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR, templates_dir
@@ -114,6 +115,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             SiteController,
+            EditionDownloadController,
             ConsultationController,
             ResultsController,
             ConsultationDataController,

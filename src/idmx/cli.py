@@ -262,6 +262,7 @@ def export() -> None:
 
 
 # Each export lives with its own code; add further subcommands with export.add_command(...).
-from idmx.exports.cli import export_consultation  # noqa: E402
+from idmx.exports.cli import export_consultation, export_edition  # noqa: E402
 
 export.add_command(export_consultation)
+export.add_command(export_edition)

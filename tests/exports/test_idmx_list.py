@@ -89,3 +89,34 @@ def test_dcat_catalogue_parses_with_rdflib_and_conforms_to_dcat_ap_3(db):
     shapes = rdflib.Graph().parse(SHAPES, format="turtle")
     conforms, _graph, report = pyshacl.validate(graph, shacl_graph=shapes, inference="none", advanced=True)
     assert conforms, report
+
+
+def test_every_format_downloads_from_the_public_edition_page_and_the_command_line(client, db, tmp_path, monkeypatch):
+    import openpyxl
+    from click.testing import CliRunner
+
+    from idmx.cli import main
+
+    edition = factories.published_edition(db, ["=HYPERLINK(\"http://x\")", "Descargas de agua"], series="idmx-descarga")
+    page = client.get("/idmx/idmx-descarga/v1")
+    assert page.status_code == 200 and 'id="downloads"' in page.text
+    csv = client.get("/idmx/idmx-descarga/v1/idmx.csv")
+    assert csv.status_code == 200 and csv.content.startswith("\ufeff".encode())
+    assert "'=HYPERLINK" in csv.text and "\r\n" in csv.text
+    assert csv.headers["content-disposition"].endswith('idmx-descarga-v1.csv"')
+    data = client.get("/idmx/idmx-descarga/v1/idmx.json").json()
+    assert [i["title"] for i in data["items"]][1] == "Descargas de agua" and data["columns"] == list(idmx_list.COLUMNS)
+    xlsx = client.get("/idmx/idmx-descarga/v1/idmx.xlsx")
+    (tmp_path / "l.xlsx").write_bytes(xlsx.content)
+    sheet = openpyxl.load_workbook(tmp_path / "l.xlsx").active
+    assert sheet["A2"].value == 1 and sheet["C2"].value.startswith("'=") and sheet["C2"].data_type == "s"
+    assert client.get("/idmx/idmx-descarga/v1/idmx.jsonld").json()["@graph"][0]["@type"] == "dcat:Catalog"
+    assert client.get("/idmx/idmx-descarga/v1/idmx.exe").status_code == 404
+    assert client.get("/idmx/idmx-descarga/v2/idmx.csv").status_code == 404
+
+    monkeypatch.setenv("IDMX_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
+    out = tmp_path / "lista.csv"
+    result = CliRunner().invoke(main, ["export", "edition", "idmx-descarga", "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == csv.content
+    assert edition.id

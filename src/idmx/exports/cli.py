@@ -58,3 +58,31 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
     else:
         click.echo(f"published ranking: run {run.id}, fingerprint {run.fingerprint}")
         click.echo("reproduce it with: " + data.reproduce_command(info, run))
+
+
+@click.command("edition")
+@click.argument("series")
+@click.option("--version", "version", type=int, default=None, help="Version number (default: the latest published).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "jsonld"]), default="csv", show_default=True)
+@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export_edition(series: str, version: int | None, fmt: str, lang: str, out: Path) -> None:
+    """A published IDMX edition as CSV, XLSX, JSON or a DCAT-AP catalogue (JSON-LD): the web download's code."""
+    from idmx.cli import _database, _settings
+    from idmx.errors import DomainError
+    from idmx.exports.edition_downloads import load
+    from idmx.exports.idmx_list import render
+
+    settings = _settings()
+    database = _database(settings)
+    try:
+        try:
+            export = load(database, series, version, lang)
+        except DomainError as exc:
+            raise click.ClickException(f"{series}: {exc.message}") from None
+        with open(out, "wb") as fh:
+            for chunk in render(export, fmt, settings.public_url, lang):
+                fh.write(chunk)
+        click.echo(f"{out}: {len(export.rows)} items of {series} v{export.meta.version}")
+    finally:
+        database.dispose()

@@ -7,6 +7,7 @@ draft is the central team's working copy, not public data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -111,3 +112,43 @@ def edition_export(s: Session, edition: m.Edition, today: date, lang: str = "es"
             "item_path": f"/items/{pi.id}" if pi is not None else "",
         })
     return out
+
+
+# --- formats -------------------------------------------------------------------------------------------------
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "jsonld": "application/ld+json",
+}
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def render(export: EditionExport, fmt: str, base_url: str, lang: str = "es") -> Iterator[bytes]:
+    """The edition in one of `FORMATS`, as chunks of bytes (the same code for the web and `idmx export`)."""
+    import json
+
+    from idmx.exports import dcat, safety, xlsx
+
+    if fmt == "csv":
+        rows = ([row[c] for c in COLUMNS] for row in export.rows)
+        return (line.encode("utf-8") for line in safety.csv_lines(COLUMNS, rows))
+    if fmt == "xlsx":
+        sheet = xlsx.Sheet(export.meta.file_stem[:31], COLUMNS, ([row[c] for c in COLUMNS] for row in export.rows))
+        return xlsx.xlsx_chunks([sheet])
+    if fmt == "json":
+        meta = export.meta
+        document = {"series": meta.series, "version": meta.version, "title": meta.title, "notes": meta.notes,
+                    "published_at": meta.published_at, "previous_version": meta.previous_version,
+                    "columns": list(COLUMNS), "items": [{c: row[c] for c in COLUMNS} for row in export.rows]}
+        return iter([json.dumps(document, ensure_ascii=False, default=_json_default, indent=1).encode("utf-8")])
+    if fmt == "jsonld":
+        document = dcat.catalogue(export, base_url, lang)
+        return iter([json.dumps(document, ensure_ascii=False, default=_json_default, indent=1).encode("utf-8")])
+    raise NotFound(_("Unknown export format."))
