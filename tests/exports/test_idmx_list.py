@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +17,12 @@ from idmx.plans import items as plan_items
 from idmx.plans import policy
 from tests import factories
 
-SHAPES = Path(__file__).resolve().parents[3] / "shared" / "specs" / "dcat-ap-3.0.0" / "dcat-ap-SHACL.ttl"
+# The shapes stay in the workspace's shared specs (not copied into the project): next to the checkout,
+# or wherever IDMX_SPECS_DIR points, or the workspace's usual place for clones made elsewhere.
+_SPEC = Path("dcat-ap-3.0.0") / "dcat-ap-SHACL.ttl"
+_CANDIDATES = [Path(os.environ["IDMX_SPECS_DIR"]) / _SPEC] if os.environ.get("IDMX_SPECS_DIR") else []
+_CANDIDATES += [Path(__file__).resolve().parents[3] / "shared" / "specs" / _SPEC, Path("/work/shared/specs") / _SPEC]
+SHAPES = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
 TODAY = date(2027, 3, 1)
 
 
