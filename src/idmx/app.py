@@ -27,6 +27,7 @@ from idmx.consultations.controllers import ConsultationController
 from idmx.consultations.reports import ReportController
 from idmx.db import Database
 from idmx.errors import EXCEPTION_HANDLERS
+from idmx.exports.central import CentralExportController
 from idmx.exports.edition_downloads import EditionDownloadController
 from idmx.limits import rate_limit_middleware, store_registry
 from idmx.notify import links as mail_links
@@ -116,6 +117,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         route_handlers=[
             SiteController,
             EditionDownloadController,
+            CentralExportController,
             ConsultationController,
             ResultsController,
             ConsultationDataController,

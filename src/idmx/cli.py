@@ -262,7 +262,16 @@ def export() -> None:
 
 
 # Each export lives with its own code; add further subcommands with export.add_command(...).
-from idmx.exports.cli import export_consultation, export_edition  # noqa: E402
+from idmx.exports.cli import (  # noqa: E402
+    export_compliance,
+    export_consultation,
+    export_edition,
+    export_plan,
+    export_plans,
+)
 
 export.add_command(export_consultation)
 export.add_command(export_edition)
+export.add_command(export_plan)
+export.add_command(export_plans)
+export.add_command(export_compliance)

@@ -108,6 +108,10 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
         vb = pd.read_csv(second / "votes.csv", dtype=str, encoding="utf-8-sig")
         assert list(va.columns) == list(data.VOTE_COLUMNS[method])
         assert len(va) == run.summary["vote_rows"] and len(ra) == run.summary["respondents"]
+        # Rows in pseudonym order, then the columns' order: never the order of arrival or voting.
+        ordered = va.astype(int).sort_values(va.columns.tolist(), kind="stable")
+        assert va.astype(int).values.tolist() == ordered.values.tolist()
+        assert set(va["respondent_id"]) == set(ra["respondent_id"])
         # The same respondent (her rows) has another pseudonym in the second export.
         key = va.columns[1:].tolist()
         rows_a = va.groupby("respondent_id")[key].apply(lambda g: tuple(sorted(map(tuple, g.values))))

@@ -144,3 +144,67 @@ def test_proposals_xlsx_download_is_inert(db: Database, client):
     wb = load_workbook(io.BytesIO(r.content))
     ids = [row[0].value for row in wb.worksheets[0].iter_rows(min_row=2)]
     assert all(isinstance(i, int) for i in ids) and len(ids) == len(DB_PAYLOADS)
+
+
+# --- plans and compliance (idmx.plans.plan_export, idmx.exports.compliance_export) ------------------------------
+
+
+def _plan_payload_world(db: Database) -> None:
+    """SEMARNAT's plan holds every payload in titles, descriptions, denial explanations and catalogue ids."""
+    from sqlalchemy import select
+
+    from idmx.plans import items as plan_items
+    from idmx.plans import policy
+    from idmx.plans.answers import today
+
+    on = today()
+    with db.write() as s:
+        inst = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT"))
+        basis = s.scalar(select(m.LegalBasis.id).order_by(m.LegalBasis.id).limit(1))
+        for i, payload in enumerate(DB_PAYLOADS):
+            item = plan_items.create(s, institution_id=inst, source=m.PlanSource.own, today=on,
+                                     title=payload if len(payload) >= 5 else payload + " (datos)",
+                                     description=DB_PAYLOADS[-1 - i])
+            if i % 2:
+                plan_items.apply(s, item, lambda a, p=payload: policy.deny(a, basis, p), actor_id=None)
+            else:
+                plan_items.apply(s, item, lambda a, p=payload: policy.publish(a, "https://datos.gob.mx/x", on, p),
+                                 actor_id=None)
+
+
+def _csv_text_cells(body: bytes) -> list[str]:
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    return [cell for row in rows for cell in row if not _is_number(cell)]
+
+
+def test_plan_and_compliance_downloads_are_inert(db: Database, client):
+    from sqlalchemy import select
+
+    _plan_payload_world(db)
+    with db.write() as s:  # an institution name a spreadsheet would run (reference data: restored below)
+        inst = s.scalar(select(m.Institution).where(m.Institution.acronym == "SEMARNAT"))
+        original, inst.name_es = inst.name_es, '=HYPERLINK("http://example.test","x")'
+    try:
+        bodies = {url: client.get(url) for url in (
+            "/institutions/SEMARNAT/plan.csv", "/institutions/plans.csv", "/monitoring.csv",
+            "/institutions/SEMARNAT/plan.xlsx", "/institutions/plans.xlsx", "/monitoring.xlsx",
+            "/institutions/SEMARNAT/plan.json")}
+    finally:
+        with db.write() as s:
+            s.scalar(select(m.Institution).where(m.Institution.acronym == "SEMARNAT")).name_es = original
+    assert all(r.status_code == 200 for r in bodies.values())
+    for url, r in bodies.items():
+        if url.endswith(".csv"):
+            cells = _csv_text_cells(r.content)
+            assert cells and all(_inert(c) for c in cells), (url, [c for c in cells if not _inert(c)])
+        elif url.endswith(".xlsx"):
+            _check_workbook(r.content)
+    plan_csv = bodies["/institutions/SEMARNAT/plan.csv"].content.decode("utf-8-sig")
+    assert "'=cmd|' /C calc'!A0" in plan_csv and "'  =1" in plan_csv  # kept, only made inert
+    assert "'=HYPERLINK(" in bodies["/institutions/plans.csv"].content.decode("utf-8-sig")
+    assert "'=HYPERLINK(" in bodies["/monitoring.csv"].content.decode("utf-8-sig")
+    workbook = _check_workbook(bodies["/institutions/plans.xlsx"].content)
+    assert "'@SUM(1,1)" in workbook and '\'=HYPERLINK("http://example.test","x")' in workbook
+    # JSON is data, not a spreadsheet: the text is exactly what was written.
+    titles = [i["title"] for i in bodies["/institutions/SEMARNAT/plan.json"].json()["items"]]
+    assert "=cmd|' /C calc'!A0" in titles

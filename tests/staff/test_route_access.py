@@ -94,6 +94,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "staff_editions:publish": CENTRAL,
     "staff_editions:revise": CENTRAL,
     "staff_editions:add_plan_item": CENTRAL,
+    "staff_exports:index": CENTRAL,
 }
 
 USERS = {

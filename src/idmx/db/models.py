@@ -297,6 +297,9 @@ class Vote(Base):
         CheckConstraint("value BETWEEN 1 AND 5", name="value_range"),
         Index("ix_votes_consultation_proposal", "consultation_id", "proposal_id"),
         Index("ix_votes_proposal", "proposal_id"),
+        # Covers the respondent-ordered reads (open-data export, approval's supported-exposure join)
+        # without a table lookup per vote.
+        Index("ix_votes_respondent_proposal_value", "respondent_id", "proposal_id", "value"),
     )
 
 

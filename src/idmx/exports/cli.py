@@ -38,8 +38,7 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
             out.mkdir(parents=True, exist_ok=True)
             path = out / info.zip_name
             with open(path, "wb") as fh:
-                for chunk in data.zip_chunks(database, info):
-                    fh.write(chunk)
+                fh.writelines(data.zip_chunks(database, info))
             click.echo(f"wrote {path}")
         else:
             for path in data.write_directory(database, info, out):
@@ -81,8 +80,70 @@ def export_edition(series: str, version: int | None, fmt: str, lang: str, out: P
         except DomainError as exc:
             raise click.ClickException(f"{series}: {exc.message}") from None
         with open(out, "wb") as fh:
-            for chunk in render(export, fmt, settings.public_url, lang):
-                fh.write(chunk)
+            fh.writelines(render(export, fmt, settings.public_url, lang))
         click.echo(f"{out}: {len(export.rows)} items of {series} v{export.meta.version}")
     finally:
         database.dispose()
+
+
+# --- plans and compliance: the same functions as /institutions/{ACRONYM}/plan.*, /institutions/plans.* and
+# /monitoring.* (and the central export page, which links to them) ---------------------------------------------
+
+_TABLE_FORMATS = click.Choice(["csv", "xlsx", "json"])
+
+
+def _write_table(build, lang: str, out: Path, what: str) -> str:
+    """Run `build(database)` (which returns an `idmx.exports.download.Download`) in `lang` and write its bytes."""
+    from idmx import i18n
+    from idmx.cli import _database, _settings
+    from idmx.errors import DomainError
+
+    database = _database(_settings())
+    token = i18n.activate(lang)  # labels, headers and names in the chosen language, as the web does per request
+    try:
+        try:
+            download = build(database)
+        except DomainError as exc:
+            raise click.ClickException(f"{what}: {exc.message}") from None
+        with open(out, "wb") as fh:
+            fh.writelines(download.body)
+        return download.filename
+    finally:
+        i18n.deactivate(token)
+        database.dispose()
+
+
+@click.command("plan")
+@click.argument("acronym")
+@click.option("--format", "fmt", type=_TABLE_FORMATS, default="csv", show_default=True)
+@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export_plan(acronym: str, fmt: str, lang: str, out: Path) -> None:
+    """An institution's open-up plan as CSV, XLSX or JSON: the web download's code."""
+    from idmx.plans.institution_pages import plan_download
+
+    _write_table(lambda db: plan_download(db, acronym, fmt), lang, out, acronym)
+    click.echo(f"wrote {out} (plan of {acronym.upper()})")
+
+
+@click.command("plans")
+@click.option("--format", "fmt", type=_TABLE_FORMATS, default="csv", show_default=True)
+@click.option("--lang", type=click.Choice(["es", "en"]), default="es", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export_plans(fmt: str, lang: str, out: Path) -> None:
+    """Every institution's open-up plan in one file (a column names the institution): the web download's code."""
+    from idmx.plans.institution_pages import plan_download
+
+    _write_table(lambda db: plan_download(db, None, fmt), lang, out, "plans")
+    click.echo(f"wrote {out} (every institution's plan)")
+
+
+@click.command("compliance")
+@click.option("--format", "fmt", type=_TABLE_FORMATS, default="csv", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+def export_compliance(fmt: str, out: Path) -> None:
+    """Who delivered: plan items per institution and public status today, and the delivery rate."""
+    from idmx.exports import compliance_export
+
+    _write_table(lambda db: compliance_export.download(db, fmt), "es", out, "compliance")
+    click.echo(f"wrote {out} (compliance figures)")

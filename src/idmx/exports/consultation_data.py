@@ -34,18 +34,16 @@ the stored run's results and fingerprint (the fingerprint does not depend on res
 
 Streaming: every file is a generator of text chunks produced from database cursors in batches,
 inside one read transaction (REPEATABLE READ on PostgreSQL), so all files come from one snapshot.
-Memory grows with the respondents (their pseudonyms), never with the votes. votes.csv: on SQLite
-the rows come through ``fetchmany`` in batches, walking respondents in database order through the
-(respondent, proposal) index, and are formatted here; on PostgreSQL the pseudonyms go into a
-temporary table and the server writes the lines, sorted by pseudonym, with ``COPY ... TO STDOUT``.
-`zip_chunks` writes the files into a zip through a non-seekable sink (``zipfile`` then uses data
-descriptors) and yields the compressed bytes as they are produced; the web download streams them
-as they come (`idmx.exports.controllers`).
+Memory grows with the respondents (their pseudonyms), never with the votes. votes.csv: the
+pseudonyms go into a temporary table that the query walks in pseudonym order; on SQLite each
+respondent's rows come as one row of ``group_concat`` lists through the covering (respondent,
+proposal, value) index and are formatted here; on PostgreSQL the server writes the lines with
+``COPY ... TO STDOUT``. `zip_chunks` writes the files into a zip through a non-seekable sink
+(``zipfile`` then uses data descriptors) and yields the compressed bytes as they are produced;
+the web download streams them as they come (`idmx.exports.controllers`).
 
-Row order: ``respondents.csv`` is sorted by pseudonym. ``votes.csv`` keeps each respondent's rows
-together, in pseudonym order on PostgreSQL; on SQLite in the database's order of respondents (the
-order they arrived in; sorting by pseudonym there costs random reads of the votes table: 1.8x the
-time at 2,000,000 votes). Rows are never in the order votes were cast.
+Row order: ``respondents.csv`` and ``votes.csv`` are sorted by pseudonym, so neither shows the
+order in which respondents arrived or votes were cast.
 """
 
 from __future__ import annotations
@@ -54,9 +52,10 @@ import io
 import json
 import secrets
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +146,7 @@ def package_info(db: Database, slug: str, now: datetime | None = None, *, includ
     Drafts are not public: they are "not found" unless ``include_drafts`` (the command line) asks to
     name them in the error.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.read() as s:
         c = s.scalar(select(m.Consultation).where(m.Consultation.slug == slug))
         if c is None or (c.status != m.ConsultationStatus.published and not include_drafts):
@@ -202,30 +201,57 @@ def proposals_xlsx_chunks(db: Database, info: ExportInfo) -> Iterator[bytes]:
         yield from xlsx_chunks([sheet])
 
 
-@dataclass
-class _Pseudonyms:
-    """Respondent database id -> pseudonym text, for one export (never written out)."""
-
-    by_id: dict[int, str]
-    rows: list[tuple[int, str, str]]  # (pseudonym, segment, state), sorted by pseudonym
+_PSEUDONYM_TABLE = "idmx_export_pseudonyms"
+"""Temporary table of one export: pseudonym ``p`` (primary key) -> respondent ``id``, with the
+respondent's ``consultation_id``, ``segment_id`` and ``state_id``, so the ranking's row queries run
+over it unchanged (`_pseudonymised_rows`). Lives for one read transaction on one connection."""
 
 
-def _pseudonyms(s: Session, info: ExportInfo) -> _Pseudonyms:
-    ids: list[int] = []
-    cats: list[tuple[str, str]] = []
-    for batch in queries.iter_respondent_rows(s, info.consultation_id, info.method, batch=BATCH):
-        ids.extend(r[0] for r in batch)
-        cats.extend((seg, st) for _, seg, st in batch)
-    # A random permutation from the operating system's generator: fresh for every export.
-    pseudonym = np.random.default_rng(secrets.randbits(128)).permutation(len(ids)) + 1
-    by_id = {rid: str(p) for rid, p in zip(ids, pseudonym.tolist())}
-    order = np.argsort(pseudonym, kind="stable")
-    rows = [(int(pseudonym[i]), cats[i][0], cats[i][1]) for i in order.tolist()]
-    return _Pseudonyms(by_id, rows)
+@contextmanager
+def _pseudonyms(s: Session, info: ExportInfo) -> Iterator[None]:
+    """Draw fresh pseudonyms 1..N for the ranking's respondents into `_PSEUDONYM_TABLE`.
+
+    PostgreSQL draws the permutation itself: the order of ``gen_random_uuid()``, which reads the
+    operating system's cryptographic generator. SQLite has no such generator in SQL, so Python's
+    `secrets` seeds the permutation. Either way the table never leaves the database connection.
+    """
+    raw = s.connection().connection.driver_connection
+    chosen = f"FROM respondents r WHERE r.consultation_id = :c AND {queries._has_rows(info.method)}"
+    if queries._is_sqlite(s):
+        ids = [row[0] for row in raw.execute(f"SELECT r.id {chosen} ORDER BY r.id", {"c": info.consultation_id})]
+        pseudonym = np.random.default_rng(secrets.randbits(128)).permutation(len(ids)) + 1
+        raw.execute(f"CREATE TEMP TABLE {_PSEUDONYM_TABLE} (p INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE,"
+                    " consultation_id INTEGER, segment_id INTEGER, state_id INTEGER)")
+        try:
+            raw.executemany(f"INSERT INTO {_PSEUDONYM_TABLE} (p, id) VALUES (?, ?)", zip(pseudonym.tolist(), ids))
+            raw.execute(f"UPDATE {_PSEUDONYM_TABLE} SET (consultation_id, segment_id, state_id) = "
+                        "(SELECT consultation_id, segment_id, state_id FROM respondents r WHERE r.id = "
+                        f"{_PSEUDONYM_TABLE}.id)")
+            yield
+        finally:
+            raw.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYM_TABLE}")
+        return
+    sql, values = queries._copy_params(
+        f"CREATE TEMP TABLE {_PSEUDONYM_TABLE} ON COMMIT DROP AS SELECT"
+        " row_number() OVER (ORDER BY gen_random_uuid()) AS p, r.id, r.consultation_id, r.segment_id, r.state_id"
+        f" {chosen}", {"c": info.consultation_id})
+    with raw.cursor() as cur:
+        cur.execute(sql, values)
+        cur.execute(f"ALTER TABLE {_PSEUDONYM_TABLE} ADD PRIMARY KEY (p)")
+        cur.execute(f"ANALYZE {_PSEUDONYM_TABLE}")
+    try:
+        yield
+    finally:
+        with raw.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {_PSEUDONYM_TABLE}")
 
 
-def _respondents(pseudonyms: _Pseudonyms) -> Iterator[str]:
-    yield from csv_lines(RESPONDENT_COLUMNS, pseudonyms.rows)
+def _respondents(s: Session) -> Iterator[str]:
+    labels = queries.category_labels(s)
+    seg, st = labels["segment"], labels["state"]
+    sql = f"SELECT p, segment_id, state_id FROM {_PSEUDONYM_TABLE} ORDER BY p"
+    rows = ((p, seg[a], st[b]) for part in queries._stream(s, sql, {}, BATCH) for p, a, b in part)
+    yield from csv_lines(RESPONDENT_COLUMNS, rows)
 
 
 _VOTE_FIELDS = {  # (respondent, second, third) columns of each method's counted rows
@@ -237,68 +263,94 @@ _VOTE_FIELDS = {  # (respondent, second, third) columns of each method's counted
 
 def _vote_sql(s: Session, method: str) -> str:
     """The counted vote rows of a ranking (`idmx.ranking.queries`), with the database respondent id
-    (mapped to pseudonyms before anything is written)."""
+    (for measuring the bare read in `benchmarks/export_scale.py`; exports go through the pseudonyms)."""
+    _resp, second, third = _VOTE_FIELDS[method]
+    return f"SELECT r.id, {second}, {third} {queries._counted_rows(s, method)}"
+
+
+def _pseudonymised_rows(s: Session, method: str) -> str:
+    """FROM/WHERE of the counted rows over `_PSEUDONYM_TABLE` as ``r`` instead of the respondents."""
     rows = queries._counted_rows(s, method)
-    if method == "approval":
-        cols = "e.respondent_id, e.proposal_id, CASE WHEN v.id IS NULL THEN 0 ELSE 1 END"
-        order = "r.id, e.proposal_id"
-    elif method == "rating":
-        cols = "v.respondent_id, v.proposal_id, v.value"
-        order = "r.id, v.proposal_id"
-    else:
-        cols = f"pv.respondent_id, pv.winner_id, {queries._LOSER}"
-        order = "r.id, pv.id"
-    # SQLite walks respondents in rowid order and their rows through the (respondent, proposal)
-    # indexes, so the order costs nothing; PostgreSQL streams the join as it comes.
-    tail = f" ORDER BY {order}" if queries._is_sqlite(s) else ""
-    return f"SELECT {cols} {rows}{tail}"
+    assert rows.startswith("FROM respondents r ")
+    return f"FROM {_PSEUDONYM_TABLE} r " + rows[len("FROM respondents r "):]
 
 
-def vote_chunks(s: Session, info: ExportInfo, pseudonym: Callable[[int], str] | dict[int, str]) -> Iterator[str]:
-    """votes.csv (UTF-8 with BOM, CRLF) in chunks of ``BATCH`` rows, straight from a database cursor.
+def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
+    """votes.csv (UTF-8 with BOM, CRLF), each respondent's rows together in pseudonym order and
+    in proposal order within: the file never shows when respondents arrived or voted.
 
-    Every field is a number (ids, 0/1, 1-5), so no cell needs neutralising.
+    Every field is a number (ids, 0/1, 1-5), so no cell needs neutralising. Needs `_pseudonyms`.
     """
     header = VOTE_COLUMNS[info.method]
     yield "\ufeff" + ",".join(header) + "\r\n"
-    if isinstance(pseudonym, dict) and not queries._is_sqlite(s):
-        yield from _postgres_vote_chunks(s, info, pseudonym)
+    _resp, second, third = _VOTE_FIELDS[info.method]
+    rows = _pseudonymised_rows(s, info.method)
+    params = {"c": info.consultation_id}
+    if queries._is_sqlite(s):
+        # One row per respondent with its columns as two lists, read through the covering (respondent,
+        # proposal, value) index: fetching 2,000,000 small rows into Python costs more than the
+        # database's whole walk, 100,000 rows of text a fraction. Both aggregates step over the same
+        # rows in the same order, so their lists line up.
+        # Approval and rating rows come in proposal order from the (respondent, proposal) indexes;
+        # pairwise rows would come in the order they were cast, so they are sorted first (SQLite
+        # 3.40 has no ORDER BY inside aggregates; they keep the inner query's order).
+        source = (f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows} ORDER BY 1, 2, 3)" if info.method == "pairwise"
+                  else f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows})")
+        sql = f"SELECT p, group_concat(a), group_concat(b) FROM {source} GROUP BY p ORDER BY p"
+        for part in queries._stream(s, sql, params, _RESPONDENTS_PER_CHUNK):
+            yield _lines(part)
         return
-    if isinstance(pseudonym, dict):
-        prefix = {rid: f"{p}," for rid, p in pseudonym.items()}  # one dict lookup per row, no call
-        for part in queries._stream(s, _vote_sql(s, info.method), {"c": info.consultation_id}, BATCH):
-            yield "".join([f"{prefix[a]}{b},{c}\r\n" for a, b, c in part])
-        return
-    for part in queries._stream(s, _vote_sql(s, info.method), {"c": info.consultation_id}, BATCH):
-        yield "".join([f"{pseudonym(a)},{b},{c}\r\n" for a, b, c in part])
-
-
-def _postgres_vote_chunks(s: Session, info: ExportInfo, pseudonym: dict[int, str]) -> Iterator[str]:
-    """PostgreSQL: the pseudonyms go to a temporary table (dropped at the end of the transaction)
-    and the server writes the CSV lines, sorted by pseudonym, through ``COPY ... TO STDOUT``."""
     raw = s.connection().connection.driver_connection
-    _cols, second, third = _VOTE_FIELDS[info.method]
-    rows = queries._counted_rows(s, info.method)
-    assert rows.startswith("FROM respondents r ")
-    rows = "FROM respondents r JOIN idmx_export_pseudonyms x ON x.id = r.id " + rows[len("FROM respondents r "):]
-    sql, values = queries._copy_params(f"SELECT x.p, {second}, {third} {rows} ORDER BY 1, 2, 3",
-                                       {"c": info.consultation_id})
+    sql, values = queries._copy_params(
+        f"SELECT r.p, string_agg({second} || ',' || {third}, ';' ORDER BY {second}, {third}) {rows}"
+        " GROUP BY r.p ORDER BY r.p", params)
     with raw.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE idmx_export_pseudonyms (id bigint PRIMARY KEY, p bigint NOT NULL) ON COMMIT DROP")
-        with cur.copy("COPY idmx_export_pseudonyms (id, p) FROM STDIN") as copy:
-            for rid, p in pseudonym.items():
-                copy.write_row((rid, int(p)))
-        cur.execute("ANALYZE idmx_export_pseudonyms")
-        out = bytearray()
-        with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", values) as copy:
-            for chunk in copy:
-                out += chunk
-                if len(out) >= 1 << 20:
-                    yield out.decode().replace("\n", "\r\n")  # numbers only: no quoted line breaks
-                    out.clear()
-        if out:
-            yield out.decode().replace("\n", "\r\n")
-        cur.execute("DROP TABLE idmx_export_pseudonyms")
+        # Walk the pseudonyms in order and each respondent's votes through the covering index, so
+        # rows stream from the first respondent on (hash plans aggregate everything before the
+        # first row and sort 2,000,000 rows); JIT compiling this one-off query costs ~1 s.
+        cur.execute(_PLAN_SETTINGS.format(on="off"))
+        try:
+            # COPY, unlike a cursor's FETCH, lets the server run ahead while these lines are made.
+            # Text format: "p<TAB>a,b;a,b;...<LF>", numbers only, so nothing is escaped.
+            buffer = bytearray()
+            with cur.copy(f"COPY ({sql}) TO STDOUT", values) as copy:
+                for chunk in copy:
+                    buffer += chunk
+                    if len(buffer) >= 1 << 20:
+                        cut = buffer.rindex(b"\n") + 1
+                        yield _copied_lines(buffer[:cut])
+                        del buffer[:cut]
+            if buffer:
+                yield _copied_lines(buffer)
+        finally:
+            cur.execute(_PLAN_SETTINGS.format(on="on"))
+
+
+def _copied_lines(data: bytes | bytearray) -> str:
+    out = []
+    for line in data.decode().splitlines():
+        p, _tab, pairs = line.partition("\t")
+        prefix = p + ","
+        out.append(prefix + pairs.replace(";", "\r\n" + prefix) + "\r\n")
+    return "".join(out)
+
+
+_PLAN_SETTINGS = ("SET LOCAL jit = {on}; SET LOCAL enable_hashjoin = {on}; SET LOCAL enable_mergejoin = {on};"
+                  " SET LOCAL enable_hashagg = {on}")
+_RESPONDENTS_PER_CHUNK = 2_000
+
+
+def _lines(part: list[tuple]) -> str:
+    """CSV lines of respondents given as (pseudonym, first list, second list) of comma-separated
+    numbers (the lists of SQLite's two ``group_concat``)."""
+    out = []
+    for p, firsts, lasts in part:
+        prefix = f"{p},"
+        a_list, b_list = firsts.split(","), lasts.split(",")
+        if len(a_list) != len(b_list):  # never: a NULL would drop out of one list only
+            raise RuntimeError("misaligned vote lists in the export")
+        out.append("".join([f"{prefix}{a},{b}\r\n" for a, b in zip(a_list, b_list)]))
+    return "".join(out)
 
 
 def _runs(s: Session, info: ExportInfo) -> list[m.RankingRun]:
@@ -399,17 +451,14 @@ def _datapackage(info: ExportInfo, run: m.RankingRun | None) -> str:
     return json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"
 
 
-def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun],
-          pseudonyms: _Pseudonyms | None) -> Iterator[str]:
+def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun]) -> Iterator[str]:
     run = _published(runs, info)
     if name == "proposals.csv":
         return _proposals(s, info)
     if name == "respondents.csv":
-        assert pseudonyms is not None
-        return _respondents(pseudonyms)
+        return _respondents(s)
     if name == "votes.csv":
-        assert pseudonyms is not None
-        return vote_chunks(s, info, pseudonyms.by_id)
+        return vote_chunks(s, info)
     if name == "targets.csv":
         return _targets(run)
     if name == "ranking.csv":
@@ -430,10 +479,11 @@ def _package(db: Database, info: ExportInfo, names: tuple[str, ...]) -> Iterator
     with db.read() as s:
         queries.consistent_snapshot(s)
         runs = _runs(s, info)
-        needs = {"respondents.csv", "votes.csv"} & set(names)
-        pseudonyms = _pseudonyms(s, info) if needs else None
-        for name in names:
-            yield name, _file(s, info, name, runs, pseudonyms)
+        with ExitStack() as stack:
+            if {"respondents.csv", "votes.csv"} & set(names):
+                stack.enter_context(_pseudonyms(s, info))
+            for name in names:
+                yield name, _file(s, info, name, runs)
 
 
 def file_chunks(db: Database, info: ExportInfo, name: str) -> Iterator[bytes]:
@@ -520,7 +570,6 @@ def write_directory(db: Database, info: ExportInfo, directory: str | Path) -> li
     for name, chunks in _package(db, info, PACKAGE_FILES):
         path = directory / name
         with open(path, "w", encoding="utf-8", newline="") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
+            fh.writelines(chunks)
         written.append(path)
     return written

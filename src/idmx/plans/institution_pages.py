@@ -1,4 +1,5 @@
-"""Public plans, no sign-in: which institutions have plans, each institution's plan, and its CSV/XLSX export.
+"""Public plans, no sign-in: which institutions have plans, each institution's plan, and its downloads
+(CSV, XLSX, JSON), plus every institution's plan in one file (/institutions/plans.csv|xlsx|json).
 
 Everything in a plan is public (due dates, late justifications, addresses, legal bases and
 explanations); the states shown are derived today (Mexico City) by `policy.public_status`.
@@ -13,21 +14,19 @@ from datetime import date
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Stream, Template
+from litestar.response import Template
 from sqlalchemy import func, select
 
 from idmx import i18n
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import NotFound
+from idmx.exports.download import Download
 from idmx.i18n import gettext as _
 from idmx.plans import items, labels, plan_export, policy
 from idmx.plans.answers import today
 from idmx.plans.policy import PublicStatus
 from idmx.web import page
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 # --- reading -------------------------------------------------------------------------------------------------
 
@@ -87,14 +86,40 @@ def public_plan(db: Database, acronym: str, *, on: date | None = None) -> Public
     return PublicPlan(inst, rows, {st: counts.get(st, 0) for st in labels.STATUS_ORDER})
 
 
+def all_plans(db: Database, *, on: date | None = None) -> list[PublicPlan]:
+    """Every institution's public plan (those with items), by acronym: the all-plans download."""
+    on = on or today()
+    with db.read() as s:
+        bases = {b.id: b for b in s.scalars(select(m.LegalBasis))}
+        found = s.execute(select(m.PlanItem, m.Institution).join(m.Institution, m.Institution.id == m.PlanItem.institution_id)
+                          .order_by(m.Institution.acronym, m.PlanItem.id)).all()
+    plans: dict[int, list[PublicItem]] = {}
+    institutions: dict[int, m.Institution] = {}
+    for item, inst in found:
+        institutions[inst.id] = inst
+        plans.setdefault(inst.id, []).append(
+            PublicItem(item, policy.public_status(items.answer_of(item), on), bases.get(item.legal_basis_id or -1)))
+    result = []
+    for inst_id, rows in plans.items():
+        counts = Counter(r.status for r in rows)
+        result.append(PublicPlan(institutions[inst_id], rows, {st: counts.get(st, 0) for st in labels.STATUS_ORDER}))
+    return result
+
+
+def _localised(es: str, en: str) -> str:
+    return en if i18n.current() == "en" and en else es
+
+
 def _basis_name(basis: m.LegalBasis | None) -> str:
     if basis is None:
         return ""
-    name = basis.name_en if i18n.current() == "en" and basis.name_en else basis.name_es
+    name = _localised(basis.name_es, basis.name_en)
     return f"{name} ({basis.article})" if basis.article else name
 
 
 def export_records(plan: PublicPlan) -> list[plan_export.PlanRecord]:
+    """The plan's rows from the export's allow-list (`plan_export.PlanRecord`), in the active language."""
+    inst = plan.institution
     return [
         plan_export.PlanRecord(
             id=r.item.id, title=r.item.title, description=r.item.description, source=r.item.source,
@@ -102,17 +127,35 @@ def export_records(plan: PublicPlan) -> list[plan_export.PlanRecord]:
             late_justification=r.item.late_justification, published_on=r.item.published_on,
             published_url=r.item.published_url, catalogue_id=r.item.catalogue_id,
             legal_basis=_basis_name(r.legal_basis), denial_explanation=r.item.denial_explanation,
+            institution_acronym=inst.acronym, institution=_localised(inst.name_es, inst.name_en),
         )
         for r in plan.items
     ]
 
 
-# --- routes ---------------------------------------------------------------------------------------------------
-
-
-def _filename(acronym: str, ext: str) -> str:
+def _filename(acronym: str, ext: str, on: date) -> str:
     safe = "".join(ch for ch in acronym if ch.isalnum() or ch in "-_") or "plan"
-    return f"plan-{safe.lower()}-{today().isoformat()}.{ext}"
+    return f"plan-{safe.lower()}-{on.isoformat()}.{ext}"
+
+
+def plan_download(db: Database, acronym: str | None, fmt: str, *, on: date | None = None) -> Download:
+    """One institution's plan (or, with `acronym=None`, every institution's) in `fmt`, rendered now in the
+    active language: the web downloads and `idmx export plan|plans` both call this."""
+    if fmt not in plan_export.FORMATS:
+        raise NotFound(_("Unknown export format."))
+    on = on or today()
+    if acronym is None:
+        records = [r for plan in all_plans(db, on=on) for r in export_records(plan)]
+        body = plan_export.render(records, fmt, on=on, sheet_title=_("Plans"))
+        return Download(f"plans-{on.isoformat()}.{fmt}", plan_export.FORMATS[fmt], list(body))
+    plan = public_plan(db, acronym, on=on)
+    inst = plan.institution
+    body = plan_export.render(export_records(plan), fmt, on=on, institution=inst,
+                              institution_name=_localised(inst.name_es, inst.name_en), sheet_title=inst.acronym)
+    return Download(_filename(inst.acronym, fmt, on), plan_export.FORMATS[fmt], list(body))
+
+
+# --- routes ---------------------------------------------------------------------------------------------------
 
 
 class InstitutionPlanController(Controller):
@@ -130,16 +173,28 @@ class InstitutionPlanController(Controller):
             "p": public_plan(db, acronym), "status_label": labels.status_label, "source_label": labels.source_label,
         })
 
+    # Every institution's plan in one file. Declared before the per-institution routes for readability
+    # only: "/plans.csv" has one segment fewer than "/{acronym}/plan", so they never collide.
+    @get("/plans.csv", name="institutions:plans_csv", sync_to_thread=True)
+    def plans_csv(self, db: NamedDependency[Database]) -> Response:
+        return plan_download(db, None, "csv").response()
+
+    @get("/plans.xlsx", name="institutions:plans_xlsx", sync_to_thread=True)
+    def plans_xlsx(self, db: NamedDependency[Database]) -> Response:
+        return plan_download(db, None, "xlsx").response()
+
+    @get("/plans.json", name="institutions:plans_json", sync_to_thread=True)
+    def plans_json(self, db: NamedDependency[Database]) -> Response:
+        return plan_download(db, None, "json").response()
+
     @get("/{acronym:str}/plan.csv", name="institutions:plan_csv", sync_to_thread=True)
-    def plan_csv(self, request: Request, acronym: FromPath[str], db: NamedDependency[Database]) -> Response:
-        plan = public_plan(db, acronym)
-        lines = list(plan_export.csv_text(export_records(plan)))  # rendered here, in the request's language
-        return Stream(iter(lines), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{_filename(plan.institution.acronym, "csv")}"'})
+    def plan_csv(self, acronym: FromPath[str], db: NamedDependency[Database]) -> Response:
+        return plan_download(db, acronym, "csv").response()
 
     @get("/{acronym:str}/plan.xlsx", name="institutions:plan_xlsx", sync_to_thread=True)
-    def plan_xlsx(self, request: Request, acronym: FromPath[str], db: NamedDependency[Database]) -> Response:
-        plan = public_plan(db, acronym)
-        body = plan_export.xlsx_bytes(export_records(plan), sheet_title=plan.institution.acronym)
-        return Response(body, media_type=XLSX_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="{_filename(plan.institution.acronym, "xlsx")}"'})
+    def plan_xlsx(self, acronym: FromPath[str], db: NamedDependency[Database]) -> Response:
+        return plan_download(db, acronym, "xlsx").response()
+
+    @get("/{acronym:str}/plan.json", name="institutions:plan_json", sync_to_thread=True)
+    def plan_json(self, acronym: FromPath[str], db: NamedDependency[Database]) -> Response:
+        return plan_download(db, acronym, "json").response()
