@@ -30,7 +30,6 @@ it pins BLAS to one thread (``threadpool_limits(1)``) so concurrent runs do not 
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -379,9 +378,12 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     del parts
     ids = np.asarray(resp_ids, dtype=np.int64)
     cell_of = np.asarray(resp_cells, dtype=np.int64)
-    vote_resp = np.minimum(np.searchsorted(ids, rows[:, 0]), max(len(ids) - 1, 0))
-    if len(rows) and not np.array_equal(ids[vote_resp], rows[:, 0]):
+    # Rows come grouped by respondent: look up each respondent once, not each row.
+    first = np.flatnonzero(np.diff(rows[:, 0], prepend=np.int64(-1)) != 0)
+    where = np.minimum(np.searchsorted(ids, rows[first, 0]), max(len(ids) - 1, 0))
+    if len(rows) and not np.array_equal(ids[where], rows[first, 0]):
         raise RankingError("vote rows from respondents that are not among the ranking's respondents")
+    vote_resp = np.repeat(where, np.diff(np.append(first, len(rows))))
     canon = files.canonical_fingerprint(cells, variables, cell_of, vote_resp, rows[:, 1], rows[:, 2],
                                         queries.vote_header(method), targets)
     timings["fingerprint"] = time.perf_counter() - t
@@ -407,16 +409,31 @@ def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
     """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
 
     PostgreSQL: ``COPY ... TO STDOUT (FORMAT binary)`` of three bigints, read with one
-    `np.frombuffer` per chunk (no text to parse). SQLite: the driver's tuples straight into arrays
-    (formatting them as text to parse them back costs twice as much).
+    `np.frombuffer` per chunk (no text to parse). SQLite: one row per respondent with its other two
+    columns as ``group_concat`` lists, parsed by numpy: the sqlite3 module makes a tuple and three
+    integers for every row it returns, which cost twice what the database's whole walk costs.
     """
     cols = _VOTE_COLUMNS[method]
     if not queries._is_sqlite(s):
         yield from _postgres_vote_arrays(s, consultation_id, method, cols)
         return
-    sql = f"SELECT {', '.join(cols)} {queries._counted_rows(s, method)} ORDER BY r.id, {cols[1]}, {cols[2]}"
-    for part in queries._stream(s, sql, {"c": consultation_id}, 100_000):
-        yield np.fromiter(itertools.chain.from_iterable(part), dtype=np.int64, count=3 * len(part)).reshape(-1, 3)
+    # Respondents in rowid order; approval and rating rows come in proposal order from the
+    # (respondent, proposal) indexes, pairwise rows in the order they were cast: sorted below.
+    sql = (f"SELECT r.id, group_concat({cols[1]}), group_concat({cols[2]}) {queries._counted_rows(s, method)}"
+           " GROUP BY r.id ORDER BY r.id")
+    for part in queries._stream(s, sql, {"c": consultation_id}, 5_000):
+        ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
+        counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
+        second = np.fromstring(",".join([row[1] for row in part]), dtype=np.int64, sep=",")
+        third = np.fromstring(",".join([row[2] for row in part]), dtype=np.int64, sep=",")
+        if not len(second) == len(third) == counts.sum():  # both lists step over the same rows
+            raise RankingError("misaligned vote lists from SQLite")
+        rows = np.empty((len(second), 3), dtype=np.int64)
+        rows[:, 0] = np.repeat(ids, counts)
+        rows[:, 1] = second
+        rows[:, 2] = third
+        # A batch holds whole respondents, so sorting it sorts their rows (same order as COPY's).
+        yield rows[np.lexsort((third, second, rows[:, 0]))]
 
 
 # A row of PostgreSQL's binary COPY of three bigints: field count, then length and value of each.
