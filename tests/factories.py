@@ -39,8 +39,9 @@ def proposals(db: Database, consultation_id: int, titles: list[str], **overrides
 
 
 def rows(db: Database, model) -> list:
+    """Every row, in primary-key order (PostgreSQL returns heap order otherwise, which reuses space)."""
     with db.read() as s:
-        return list(s.scalars(select(model)))
+        return list(s.scalars(select(model).order_by(*model.__table__.primary_key.columns)))
 
 
 TITLES = [

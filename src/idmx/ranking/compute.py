@@ -861,7 +861,10 @@ def bradley_terry(
     else:
         # Sandwich C M C with M = sum_r g_r g_r' (M 1 = 0, so C M C = P A M A P).
         # T = V' M V, so A M A = V T V' and G A M A G' = (G V) T (G V)'.
-        meat = _cluster_meat(clusters, ids, flat, w_raw, theta, scale, m)
+        # The usual call passes the wins rows themselves as the clusters (one row per respondent and
+        # pair): their proposal codes and pairs are known already, and they add up to the wins.
+        known = (a_raw, b_raw) if clusters is wins else None
+        meat = _cluster_meat(clusters, ids, flat, w_raw, theta, scale, m, known)
         T = linalg.blas.dtrmm(1.0, V, linalg.blas.dtrmm(1.0, V, meat, side=1, lower=0), side=0, lower=0, trans_a=1)
         del meat
         ama1 = V @ (T @ V.sum(axis=0))  # A M A 1
@@ -898,25 +901,33 @@ def _cluster_meat(
     theta: np.ndarray,
     scale: float,
     m: int,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``sum_r g_r g_rᵀ`` with ``g_r`` respondent r's score vector, via one sparse product."""
+    """``sum_r g_r g_rᵀ`` with ``g_r`` respondent r's score vector, via one sparse product.
+
+    ``known``: the clusters' winner and loser codes, when the clusters are the wins rows themselves
+    (nothing to look up, and they add up to the wins by construction).
+    """
     _require_frame(clusters, "clusters", ["respondent_id", "winner_id", "loser_id", "weight"])
     if clusters["respondent_id"].isna().any():
         raise RankingError("clusters.respondent_id contains missing values")
     cw = _numeric(clusters["weight"], "clusters.weight")
-    ca = ids.get_indexer(pd.Index(clusters["winner_id"]))
-    cb = ids.get_indexer(pd.Index(clusters["loser_id"]))
-    if (ca < 0).any() or (cb < 0).any():
-        bad = pd.concat([clusters["winner_id"][ca < 0], clusters["loser_id"][cb < 0]])
-        raise RankingError(f"clusters mention proposal(s) absent from wins: {_describe(bad)}")
-    key = ca.astype(np.int64) * m + cb
-    pos = np.searchsorted(flat, key)
-    pos = np.minimum(pos, len(flat) - 1)
-    if (flat[pos] != key).any():
-        raise RankingError("clusters contain ordered pairs that are absent from wins")
-    agg = np.bincount(pos, weights=cw, minlength=len(flat))
-    if np.abs(agg - w_raw).max() > 1e-6 * max(1.0, float(np.abs(w_raw).max())):
-        raise RankingError("clusters do not add up to wins: per-pair sums of clusters.weight differ from wins.weight")
+    if known is not None:
+        ca, cb = known
+    else:
+        ca = ids.get_indexer(pd.Index(clusters["winner_id"]))
+        cb = ids.get_indexer(pd.Index(clusters["loser_id"]))
+        if (ca < 0).any() or (cb < 0).any():
+            bad = pd.concat([clusters["winner_id"][ca < 0], clusters["loser_id"][cb < 0]])
+            raise RankingError(f"clusters mention proposal(s) absent from wins: {_describe(bad)}")
+        key = ca.astype(np.int64) * m + cb
+        pos = np.searchsorted(flat, key)
+        pos = np.minimum(pos, len(flat) - 1)
+        if (flat[pos] != key).any():
+            raise RankingError("clusters contain ordered pairs that are absent from wins")
+        agg = np.bincount(pos, weights=cw, minlength=len(flat))
+        if np.abs(agg - w_raw).max() > 1e-6 * max(1.0, float(np.abs(w_raw).max())):
+            raise RankingError("clusters do not add up to wins: per-pair sums of clusters.weight differ from wins.weight")
     rcodes, rids = pd.factorize(clusters["respondent_id"])
     u = scale * cw * special.expit(theta[cb] - theta[ca])  # w * (1 - P(winner beats loser))
     g = sparse.csr_matrix(

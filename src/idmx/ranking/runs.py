@@ -408,73 +408,38 @@ _VOTE_COLUMNS = {
 def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
     """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
 
-    PostgreSQL: ``COPY ... TO STDOUT (FORMAT binary)`` of three bigints, read with one
-    `np.frombuffer` per chunk (no text to parse). SQLite: one row per respondent with its other two
-    columns as ``group_concat`` lists, parsed by numpy: the sqlite3 module makes a tuple and three
-    integers for every row it returns, which cost twice what the database's whole walk costs.
+    One row per respondent with its other two columns as comma-separated lists (``group_concat`` /
+    ``string_agg``), parsed by numpy: returning every vote as its own row costs a Python tuple and
+    three integers per row on SQLite, and a COPY message per row on PostgreSQL, each more than the
+    database's whole walk.
     """
-    cols = _VOTE_COLUMNS[method]
-    if not queries._is_sqlite(s):
-        yield from _postgres_vote_arrays(s, consultation_id, method, cols)
-        return
-    # Respondents in rowid order; approval and rating rows come in proposal order from the
-    # (respondent, proposal) indexes, pairwise rows in the order they were cast: sorted below.
-    sql = (f"SELECT r.id, group_concat({cols[1]}), group_concat({cols[2]}) {queries._counted_rows(s, method)}"
-           " GROUP BY r.id ORDER BY r.id")
+    second, third = _VOTE_COLUMNS[method][1:]
+    rows = queries._counted_rows(s, method)
+    # Unordered lists: on SQLite approval and rating rows come in proposal order from the
+    # (respondent, proposal) indexes, others in the order they were cast; an ORDER BY inside
+    # PostgreSQL's aggregates sorts every group once per list (1 s more at 2,000,000 rows). Numpy
+    # sorts the batches that need it, below.
+    if queries._is_sqlite(s):
+        lists = f"group_concat({second}), group_concat({third})"
+    else:
+        lists = f"string_agg(({second})::text, ','), string_agg(({third})::text, ',')"
+    sql = f"SELECT r.id, {lists} {rows} GROUP BY r.id ORDER BY r.id"
     for part in queries._stream(s, sql, {"c": consultation_id}, 5_000):
         ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
         counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
-        second = np.fromstring(",".join([row[1] for row in part]), dtype=np.int64, sep=",")
-        third = np.fromstring(",".join([row[2] for row in part]), dtype=np.int64, sep=",")
-        if not len(second) == len(third) == counts.sum():  # both lists step over the same rows
-            raise RankingError("misaligned vote lists from SQLite")
-        rows = np.empty((len(second), 3), dtype=np.int64)
-        rows[:, 0] = np.repeat(ids, counts)
-        rows[:, 1] = second
-        rows[:, 2] = third
-        # A batch holds whole respondents, so sorting it sorts their rows (same order as COPY's).
-        yield rows[np.lexsort((third, second, rows[:, 0]))]
-
-
-# A row of PostgreSQL's binary COPY of three bigints: field count, then length and value of each.
-_BINARY_ROW = np.dtype([("n", ">i2"), ("la", ">i4"), ("a", ">i8"), ("lb", ">i4"), ("b", ">i8"), ("lc", ">i4"), ("c", ">i8")])
-_BINARY_HEADER = 19  # b"PGCOPY\n\xff\r\n\0", flags (int32), header extension length (int32, 0)
-
-
-def _postgres_vote_arrays(s, consultation_id: int, method: str, cols: tuple[str, str, str]) -> Iterator[np.ndarray]:
-    raw = s.connection().connection.driver_connection
-    select_ = ", ".join(f"({c})::bigint" for c in cols)
-    sql, values = queries._copy_params(f"SELECT {select_} {queries._counted_rows(s, method)} ORDER BY 1, 2, 3",
-                                       {"c": consultation_id})
-    size = _BINARY_ROW.itemsize
-    buf = bytearray()
-    skip = _BINARY_HEADER
-    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)", values) as copy:
-        for chunk in copy:
-            buf += chunk
-            if skip:
-                if len(buf) < skip:
-                    continue
-                if bytes(buf[:11]) != b"PGCOPY\n\xff\r\n\x00" or int.from_bytes(buf[15:19], "big") != 0:
-                    raise RankingError("unexpected binary COPY header from PostgreSQL")
-                del buf[:skip]
-                skip = 0
-            whole = len(buf) // size * size
-            if whole >= 1 << 20:
-                yield _binary_rows(bytes(buf[:whole]))
-                del buf[:whole]
-    if len(buf) > 2:  # what is left is the two-byte trailer (-1)
-        whole = (len(buf) - 2) // size * size
-        yield _binary_rows(bytes(buf[:whole]))
-
-
-def _binary_rows(data: bytes) -> np.ndarray:
-    rec = np.frombuffer(data, dtype=_BINARY_ROW)
-    if len(rec) and not ((rec["n"] == 3).all() and (rec["la"] == 8).all() and (rec["lb"] == 8).all() and (rec["lc"] == 8).all()):
-        raise RankingError("unexpected binary COPY row from PostgreSQL (a NULL in a vote row?)")
-    out = np.empty((len(rec), 3), dtype=np.int64)
-    out[:, 0], out[:, 1], out[:, 2] = rec["a"], rec["b"], rec["c"]
-    return out
+        out = np.empty((int(counts.sum()), 3), dtype=np.int64)
+        out[:, 0] = np.repeat(ids, counts)
+        for col, k in ((1, 1), (2, 2)):
+            values = np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",")
+            if len(values) != len(out):  # both lists step over the same rows
+                raise RankingError("misaligned vote lists from the database")
+            out[:, col] = values
+        # A batch holds whole respondents, so sorting it sorts their rows.
+        same = out[1:, 0] == out[:-1, 0]
+        step = np.diff(out[:, 1])
+        if np.any(same & ((step < 0) | ((step == 0) & (np.diff(out[:, 2]) < 0)))):
+            out = out[np.lexsort((out[:, 2], out[:, 1], out[:, 0]))]
+        yield out
 
 
 def pair_counts(
