@@ -17,9 +17,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from idmx import __version__, i18n
 from idmx.accounts.controllers import AccountController
-from idmx.plans.answer_controllers import PlanController
-from idmx.plans.edition_controllers import EditionController, PublicEditionController
-from idmx.plans.institution_pages import InstitutionPlanController
 from idmx.api.controllers import api_router
 from idmx.api.openapi import openapi_config
 from idmx.api.staff import ApiTokenController
@@ -28,22 +25,26 @@ from idmx.consultations.reports import ReportController
 from idmx.db import Database
 from idmx.errors import EXCEPTION_HANDLERS
 from idmx.exports.central import CentralExportController
+from idmx.exports.controllers import ConsultationDataController
 from idmx.exports.edition_downloads import EditionDownloadController
 from idmx.limits import rate_limit_middleware, store_registry
 from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR, templates_dir
+from idmx.plans.answer_controllers import PlanController
+from idmx.plans.edition_controllers import EditionController, PublicEditionController
+from idmx.plans.institution_pages import InstitutionPlanController
+from idmx.plans.monitoring import MonitoringController
 from idmx.plans.public import FollowController, PublicItemController
 from idmx.ranking.controllers import ResultsController
-from idmx.exports.controllers import ConsultationDataController
 from idmx.requests.controllers import DataRequestController
 from idmx.requests.staff_controllers import StaffDataRequestController
-from idmx.plans.monitoring import MonitoringController
 from idmx.settings import Settings
 from idmx.site import LANG_COOKIE, SiteController
 from idmx.staff.audit_log import AuditLogController
 from idmx.staff.consultations import StaffConsultationController
 from idmx.staff.controllers import StaffController
 from idmx.staff.moderation import ModerationController
+from idmx.web import reject_impossible_ids
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
@@ -157,6 +158,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         ),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=reject_impossible_ids,
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings, "db": database}),
         on_shutdown=[on_shutdown],

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Request
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
@@ -65,3 +66,22 @@ def safe_next(value: Any, default: str, prefix: str = "/") -> str:
     if isinstance(value, str) and value.startswith(prefix) and not value.startswith("//"):
         return value
     return default
+
+
+INT4_MAX = 2_147_483_647
+# Path ids whose table has 64-bit keys; every other id column is a 32-bit integer on PostgreSQL.
+_BIGINT_PATH_IDS = frozenset({"report_id"})
+
+
+def reject_impossible_ids(request: Request) -> None:
+    """``before_request``: an id in the path that no row can have is a 404, not a database error.
+
+    ``{x:int}`` accepts any integer; SQLite cannot bind one past 64 bits and PostgreSQL refuses one
+    past its column's type, and both errors would otherwise surface as a 500. (The API declares
+    its ids' range in its schema and answers 400 for them.)
+    """
+    if request.url.path.startswith("/api/"):
+        return
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and not 0 <= value <= (2**63 - 1 if name in _BIGINT_PATH_IDS else INT4_MAX):
+            raise NotFoundException()
