@@ -150,6 +150,19 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
 
 
 @pytest.mark.slow
+def test_an_abandoned_download_leaves_nothing_behind(db: Database, closed_demo):
+    """A client that hangs up mid-file: the next export on the same pooled connection still works."""
+    info = data.package_info(db, "idmx-2026")
+    whole = "".join(data.votes_file_chunks(db, info))
+    for _ in range(3):
+        chunks = data.votes_file_chunks(db, info)
+        next(chunks)
+        next(chunks)
+        chunks.close()
+        again = "".join(data.votes_file_chunks(db, info))
+        assert again.count("\r\n") == whole.count("\r\n") > 10
+
+
 def test_the_zip_download_is_the_same_package(db: Database, closed_demo, tmp_path: Path):
     slug = "semarnat-ambiente-2027"
     run = runs.run_for_consultation(db, closed_demo[slug], PARAMS["pairwise"])

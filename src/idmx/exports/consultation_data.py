@@ -220,6 +220,8 @@ def _pseudonyms(s: Session, info: ExportInfo) -> Iterator[None]:
     if queries._is_sqlite(s):
         ids = [row[0] for row in raw.execute(f"SELECT r.id {chosen} ORDER BY r.id", {"c": info.consultation_id})]
         pseudonym = np.random.default_rng(secrets.randbits(128)).permutation(len(ids)) + 1
+        # Temporary tables outlive transactions on SQLite: never reuse one an abandoned export left.
+        raw.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYM_TABLE}")
         raw.execute(f"CREATE TEMP TABLE {_PSEUDONYM_TABLE} (p INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE,"
                     " consultation_id INTEGER, segment_id INTEGER, state_id INTEGER)")
         try:
