@@ -9,6 +9,7 @@ from sqlalchemy import select
 from idmx.api import controllers, queries, tokens
 from idmx.db import models as m
 from idmx.db.types import utcnow
+from idmx.plans import policy
 from tests.api.world import World, auth
 
 API = "/api/v1/plan-items"
@@ -156,3 +157,20 @@ def test_last_used_is_not_touched_by_refused_requests(client, db, world: World):
     with db.read() as s:
         assert s.get(m.ApiToken, world.token_id).last_used_at is None
     assert utcnow()  # the clock the stored timestamps use
+
+
+def test_reopening_gives_the_editions_time_to_answer(client, db, world: World):
+    """A reopened denial gets the answer window of the edition that listed the item; an item outside
+    editions gets the default."""
+    with db.write() as s:
+        s.get(m.Edition, world.edition_id).answer_business_days = 45
+    today = policy.local_date(utcnow())
+    r = _post(client, world.plan["suelo"], "reopen", {"note": "Se revisará"}, world.token)
+    assert r.status_code == 200
+    basis = client.get("/api/v1/legal-bases").json()["items"][0]["code"]
+    assert _post(client, world.plan["propio"], "deny", {"legal_basis": basis, "explanation": "No existe"},
+                 world.token).status_code == 200
+    assert _post(client, world.plan["propio"], "reopen", {}, world.token).status_code == 200
+    with db.read() as s:
+        assert s.get(m.PlanItem, world.plan["suelo"]).answer_by == policy.add_business_days(today, 45)
+        assert s.get(m.PlanItem, world.plan["propio"]).answer_by == policy.add_business_days(today, policy.DEFAULT_ANSWER_DAYS)

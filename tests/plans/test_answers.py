@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from idmx.accounts.services import create_user
 from idmx.db import models as m
-from idmx.plans import answers, items
+from idmx.plans import answers, items, policy
 from idmx.ranking import runs
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
@@ -364,3 +364,19 @@ def test_plan_export_shapes_rows_from_plain_data():
     ws = openpyxl.load_workbook(io.BytesIO(plan_export.xlsx_bytes(records, sheet_title="A/B"))).active
     row = [c.value for c in ws[2]]
     assert row[0] == 7 and row[1] == "'@SUM(A1)" and row[2] == "'-2+3" and ws.cell(row=2, column=4).is_date
+
+
+def test_reopening_through_the_plan_page_uses_the_editions_answer_window(client, db, staff):
+    plan_id = new_item(db, title="Emisiones contaminantes por industria")
+    with db.write() as s:
+        edition = m.Edition(series="idmx-2029", title_es="IDMX 2029", status=m.EditionStatus.published,
+                            published_at=datetime.now().astimezone(), answer_business_days=7)
+        s.add(edition)
+        s.flush()
+        s.add(m.InfrastructureItem(edition_id=edition.id, key=1, title="Emisiones contaminantes por industria",
+                                   institution_id=institution_id(db, "SEMARNAT"), tier=1, rank=1, plan_item_id=plan_id))
+    as_(client, "admin")
+    assert post_form(client, f"/staff/plan/{plan_id}/deny",
+                     {"legal_basis": legal_basis_id(db), "explanation": "La información no existe"}).status_code == 303
+    assert post_form(client, f"/staff/plan/{plan_id}/reopen", {"note": "Se localizó"}).status_code == 303
+    assert item(db, plan_id).answer_by == policy.add_business_days(answers.today(), 7)

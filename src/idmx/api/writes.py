@@ -37,7 +37,7 @@ def _legal_basis_id(s: Session, code: str) -> int | None:
     return s.scalar(select(m.LegalBasis.id).where(m.LegalBasis.code == code.strip()))
 
 
-def move_for(s: Session, data: object, today: date) -> Move:
+def move_for(s: Session, data: object, today: date, item_id: int) -> Move:
     """The state-machine move an answer body asks for, with text cleaned as the HTML forms clean it."""
     if isinstance(data, body.CommitBody):
         due, justification = data.due_date, clean_text(data.justification)
@@ -51,7 +51,8 @@ def move_for(s: Session, data: object, today: date) -> Move:
     if isinstance(data, body.ReopenBody):
         note = clean_text(data.note)
         # The same time to answer as a reopening through the plan page (idmx.plans.answers.reopen).
-        return lambda a: policy.reopen(a, today, policy.DEFAULT_ANSWER_DAYS, note)
+        days = items.answer_days(s, item_id)
+        return lambda a: policy.reopen(a, today, days, note)
     raise TypeError(f"unknown answer body {type(data).__name__}")
 
 
@@ -69,7 +70,7 @@ def answer(db: Database, token: TokenPrincipal, item_id: int, action: str, data:
         )
         if item is None:
             raise NotFound(_("There is no plan item with this number."))
-        event = items.apply(s, item, move_for(s, data, today), actor_id=None)
+        event = items.apply(s, item, move_for(s, data, today, item_id), actor_id=None)
         audit.record(s, actor_id=None, action="api_token.use", obj=("api_token", token.id),
                      institution_id=token.institution_id,
                      after={"token": token.name, "plan_item_id": item_id, "action": action, "event": event.kind})

@@ -209,7 +209,9 @@ def deny(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any]) -
 def reopen(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any], *, on: date | None = None) -> policy.Event:
     on = on or today()
     note = _bounded(data.get("note"), "note", NOTE_MAX)
-    return _apply(db, me, item_id, lambda a: policy.reopen(a, on, policy.DEFAULT_ANSWER_DAYS, note))
+    with db.read() as s:
+        days = items.answer_days(s, item_id)
+    return _apply(db, me, item_id, lambda a: policy.reopen(a, on, days, note))
 
 
 # --- adding datasets --------------------------------------------------------------------------------------

@@ -60,6 +60,19 @@ def create(
     return item
 
 
+def answer_days(s: Session, item_id: int) -> int:
+    """The business days an institution has to answer this item: the setting of the newest published
+    edition that lists it (the one its deadline came from), or the default for items outside editions."""
+    days = s.scalar(
+        select(m.Edition.answer_business_days)
+        .join(m.InfrastructureItem, m.InfrastructureItem.edition_id == m.Edition.id)
+        .where(m.InfrastructureItem.plan_item_id == item_id, m.Edition.status == m.EditionStatus.published)
+        .order_by(m.Edition.published_at.desc(), m.Edition.id.desc())
+        .limit(1)
+    )
+    return int(days) if days is not None else policy.DEFAULT_ANSWER_DAYS
+
+
 def apply(
     s: Session,
     item: m.PlanItem,
