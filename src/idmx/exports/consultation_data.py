@@ -331,7 +331,7 @@ def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
             if buffer:
                 yield _copied_lines(buffer)
         finally:
-            cur.execute(_PLAN_SETTINGS.format(on="on"))
+            cur.execute(_PLAN_SETTINGS.format(on="DEFAULT"))  # back to the session's settings
 
 
 def _copied_lines(data: bytes | bytearray) -> str:
