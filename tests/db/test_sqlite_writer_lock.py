@@ -38,6 +38,7 @@ HOLD_AND_WRITE = textwrap.dedent("""
         s.execute(text("INSERT INTO probe (who, at) VALUES ('child', :t)"), {"t": time.time()})
         print("holding", flush=True)
         time.sleep(0.6)
+        print(f"releasing {time.time()!r}", flush=True)  # stamped before the commit lets anyone in
     db.dispose()
 """)
 
@@ -73,13 +74,14 @@ def test_a_write_waits_for_another_process_and_then_succeeds(sqlite_db):
     child = subprocess.Popen([sys.executable, "-c", HOLD_AND_WRITE, db.url], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "holding"
-        started = time.monotonic()
         with db.write() as s:
-            waited = time.monotonic() - started
+            entered = time.time()
             s.execute(text("INSERT INTO probe (who, at) VALUES ('parent', :t)"), {"t": time.time()})
+        releasing = float(child.stdout.readline().split()[1])
     finally:
         assert child.wait(timeout=30) == 0
-    assert waited >= 0.3  # queued behind the child's transaction instead of failing
+    # The parent's write began only once the child's transaction was ending (queued, not failed).
+    assert entered >= releasing
     with db.read() as s:
         rows = s.execute(text("SELECT who FROM probe ORDER BY at")).scalars().all()
     assert rows == ["child", "parent"]
