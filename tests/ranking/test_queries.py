@@ -73,7 +73,13 @@ def brute_force(db: Database, consultation_id: int, method: str) -> dict[str, pd
         out["stats"] = rows.groupby(["winner_id", "loser_id", "segment", "state"]).size().rename("wins").reset_index()
         out["clusters"] = rows.groupby(["respondent_id", "winner_id", "loser_id"]).size().rename("wins").reset_index()
         out["lines"] = rows.sort_values(["respondent_id", "winner_id", "loser_id"])[["respondent_id", "winner_id", "loser_id"]]
-    voters = resp[resp["respondent_id"].isin(rows["respondent_id"])]
+    if method == "approval":  # shown any proposal, hidden ones included
+        anyone = _table(db, m.Exposure, consultation_id)["respondent_id"]
+    elif method == "rating":
+        anyone = _table(db, m.Vote, consultation_id)["respondent_id"]
+    else:
+        anyone = rows["respondent_id"]
+    voters = resp[resp["respondent_id"].isin(anyone)]
     out["cells"] = voters.groupby(["segment", "state"]).size().rename("respondents").reset_index()
     out["respondents"] = voters.sort_values("respondent_id")
     return out
@@ -86,21 +92,30 @@ def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     )
 
 
+def _tallies(s, consultation_id: int, method: str) -> pd.DataFrame:
+    """`queries.tally_rows` labelled and sorted like the brute-force statistics."""
+    rows = queries.tally_rows(s, consultation_id, method)
+    labels = queries.category_labels(s)
+    names = runs.VALUES[method]
+    frame = pd.DataFrame(rows, columns=["proposal_id", "segment_key", "state_key", *names])
+    frame["segment"] = [labels["segment"][k or None] for k in frame.pop("segment_key")]
+    frame["state"] = [labels["state"][k or None] for k in frame.pop("state_key")]
+    return frame[["proposal_id", "segment", "state", *names]].sort_values(["proposal_id", "segment", "state"], ignore_index=True)
+
+
 def _check(db: Database, consultation_id: int, method: str) -> None:
     expected = brute_force(db, consultation_id, method)
     with db.read() as s:
         queries.consistent_snapshot(s)
         cells = queries.respondent_cells(s, consultation_id, method)
-        if method == "approval":
-            stats = queries.approval_stats(s, consultation_id)
-        elif method == "rating":
-            stats = queries.rating_stats(s, consultation_id)
+        if method != "pairwise":
+            stats = _tallies(s, consultation_id, method)
         else:
             stats = queries.pairwise_wins(s, consultation_id)
             clusters = queries.pairwise_clusters(s, consultation_id)
         respondents = [r for batch in queries.iter_respondent_rows(s, consultation_id, method, batch=7) for r in batch]
         lines = b"".join(queries.iter_vote_rows(s, consultation_id, method, batch=11)).decode()
-    _same(cells, expected["cells"])
+    _same(cells[["segment", "state", "respondents"]], expected["cells"])
     _same(stats, expected["stats"])
     if method == "pairwise":
         _same(clusters, expected["clusters"])
@@ -139,8 +154,8 @@ def _respondent(s, cid: int, n: int, segment: str | None, state: str | None) -> 
 
 def test_approval_edge_cases_by_hand(db: Database):
     """Hidden, pending and merged proposals drop out; skipped questions are `not_stated`; a vote
-    without an exposure is not counted; respondents who only saw unpublished proposals are not
-    respondents of the ranking."""
+    without an exposure is not counted; respondents who only saw unpublished proposals still are
+    respondents of the ranking (hiding a proposal does not change who is weighted)."""
     c = factories.consultation(db, "aprobacion")
     a, b, hidden, pending = factories.proposals(db, c.id, factories.TITLES[:4])
     with db.write() as s:
@@ -149,16 +164,18 @@ def test_approval_edge_cases_by_hand(db: Database):
         r1 = _respondent(s, c.id, 1, "academia", "09")
         r2 = _respondent(s, c.id, 2, None, None)
         r3 = _respondent(s, c.id, 3, "academia", "09")
-        r4 = _respondent(s, c.id, 4, "citizens", "14")  # only saw the hidden proposal
+        r4 = _respondent(s, c.id, 4, "citizens", "14")  # only saw the hidden proposal: weighted, no rows
         exposures = [(r1, a), (r1, b), (r1, hidden), (r2, a), (r3, b), (r4, hidden)]
         s.execute(insert(m.Exposure), [{"respondent_id": r, "proposal_id": p, "consultation_id": c.id} for r, p in exposures])
         votes = [(r1, a), (r1, hidden), (r2, a), (r3, a)]  # r3 supports a without an exposure row
         s.execute(insert(m.Vote), [{"consultation_id": c.id, "proposal_id": p, "respondent_id": r, "value": 1} for r, p in votes])
     with db.read() as s:
         cells = queries.respondent_cells(s, c.id, "approval")
-        stats = queries.approval_stats(s, c.id)
+        stats = _tallies(s, c.id, "approval")
         lines = b"".join(queries.iter_vote_rows(s, c.id, "approval")).decode()
-    assert cells.values.tolist() == [["academia", "09", 2], [NOT_STATED, NOT_STATED, 1]]
+    assert cells[["segment", "state", "respondents"]].values.tolist() == [
+        ["academia", "09", 2], ["citizens", "14", 1], [NOT_STATED, NOT_STATED, 1],
+    ]
     assert stats.values.tolist() == [
         [a, "academia", "09", 1, 1], [a, NOT_STATED, NOT_STATED, 1, 1], [b, "academia", "09", 2, 0],
     ]
@@ -194,13 +211,13 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
             for i, (r, left, right, win) in enumerate(rows)
         ])
     with db.read() as s:
-        rstats = queries.rating_stats(s, rating.id)
+        rstats = _tallies(s, rating.id, "rating")
         wins = queries.pairwise_wins(s, pairs.id)
         clusters = queries.pairwise_clusters(s, pairs.id)
         pcells = queries.respondent_cells(s, pairs.id, "pairwise")
         plines = b"".join(queries.iter_vote_rows(s, pairs.id, "pairwise")).decode()
     assert rstats.values.tolist() == [[ra, "journalists", "01", 2, 8, 34], [rb, "journalists", "01", 1, 2, 4]]
-    assert pcells.values.tolist() == [["citizens", NOT_STATED, 1], ["private_sector", "19", 1]]
+    assert pcells[["segment", "state", "respondents"]].values.tolist() == [["citizens", NOT_STATED, 1], ["private_sector", "19", 1]]
     assert wins.values.tolist() == [
         [pa, pb, "citizens", NOT_STATED, 2], [pb, pa, "citizens", NOT_STATED, 1],
         [pb, pc, "private_sector", "19", 1], [pc, pa, "private_sector", "19", 1],

@@ -240,9 +240,13 @@ class Respondent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set at the first proposal or vote: visitors who only looked are not counted as participants.
     participated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Kept by database triggers (migration 0007): a ranking's respondents are those with rows.
+    n_exposures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n_votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         UniqueConstraint("consultation_id", "token_hash"),
         CheckConstraint("length(token_hash) = 64", name="token_hash_sha256"),
+        CheckConstraint("n_exposures >= 0 AND n_votes >= 0", name="row_counts_non_negative"),
     )
 
 
@@ -315,6 +319,35 @@ class Exposure(Base):
     )
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
     __table_args__ = (Index("ix_exposures_consultation_proposal", "consultation_id", "proposal_id"),)
+
+
+class VoteTally(Base):
+    """Sufficient statistics of one proposal in one weighting cell, kept by database triggers.
+
+    Written only by the triggers of migration 0007 (on exposures, votes and respondents), never by
+    the application: every write path updates them in its own transaction. ``segment_key`` and
+    ``state_key`` are the ids, 0 for a skipped question. ``supporters`` counts exposures with an
+    approval vote; ``n``, ``total``, ``total_sq`` count and sum every vote value (ratings 1-5).
+    """
+
+    __tablename__ = "vote_tallies"
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    segment_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    exposures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    supporters: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total_sq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    __table_args__ = (
+        CheckConstraint("exposures >= 0 AND supporters >= 0 AND supporters <= exposures", name="exposures_cover_supporters"),
+        CheckConstraint(
+            "n >= 0 AND total >= n AND total <= 5 * n AND total_sq >= total AND total_sq <= 5 * total",
+            name="values_in_range",
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class PairwiseVote(Base):

@@ -39,9 +39,21 @@ any real input. `canonical_fingerprint` computes it:
    number, first code, second code) sorted by those three, and ``h_T`` hashes the canonical T.csv
    (a header-only one when there are no targets).
 
+Fingerprint (format 3, approval and rating). Their results depend on the votes only through the
+statistics per proposal and weighting cell (approval: exposures and supporters; rating: ratings,
+their sum and sum of squares), which the database keeps up to date (`idmx.ranking.tallies`), so
+these methods hash those instead of the rows and a run never reads every vote.
+`statistics_fingerprint` computes ``sha256("idmx-ranking-statistics/3\nrespondents <h_R>\n
+statistics <h_S>\ntargets <h_T>\n")`` with ``h_R`` and ``h_T`` as in format 2 and ``h_S`` hashing the
+header line (``proposal_id,cell,`` and the statistics' names), ``proposals <len(P)>\n`` and ``P``
+one per line (the sorted distinct proposal ids, as in format 2), ``rows <n>\n``, then every row as
+little-endian int64 (proposal code, cell, statistics...) sorted by proposal code and cell, where a
+cell is its line number (from 0) in the canonical table of ``h_R``. Pairwise keeps format 2: its
+intervals depend on which comparisons each respondent made.
+
 The same inputs give the same fingerprint whether read from the database or from files, whatever
-the row order, number formatting or respondent ids of the files. Only the respondents and rows are
-hashed in binary, so the cost grows with the votes at numpy speed (no text is formatted per vote).
+the row order, number formatting or respondent ids of the files. Rows and statistics are hashed in
+binary, so the cost grows with what is hashed at numpy speed (no text is formatted per vote).
 
 Errors name the file, the line (the header is line 1; quoted fields spanning lines shift the count)
 and the column, in one :class:`InputFileError`.
@@ -78,12 +90,15 @@ __all__ = [
     "read_votes",
     "render_ranking",
     "render_weights",
+    "statistics_fingerprint",
     "respondent_lines",
     "target_lines",
     "vote_lines",
 ]
 
 FORMAT = "idmx-ranking-inputs/2"
+STATISTICS_FORMAT = "idmx-ranking-statistics/3"
+STATISTICS = {"approval": ("exposures", "supporters"), "rating": ("n", "sum", "sumsq")}
 SECTIONS = ("respondents", "votes", "targets")
 TARGET_HEADER = ("variable", "category", "target")
 RESULT_COLUMNS = ("rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes")
@@ -125,16 +140,22 @@ def canonical_number(x: float) -> str:
 
 
 class Fingerprint:
-    """SHA-256 over the three sections (each a streaming hash, so memory stays bounded)."""
+    """SHA-256 over the three sections (each a streaming hash, so memory stays bounded).
 
-    def __init__(self) -> None:
+    Format 3 names its second section ``statistics``; callers still update it as ``votes``.
+    """
+
+    def __init__(self, format: str = FORMAT) -> None:
+        self.format = format
+        names = SECTIONS if format == FORMAT else ("respondents", "statistics", "targets")
+        self._names = dict(zip(SECTIONS, names))
         self._sections = {name: hashlib.sha256() for name in SECTIONS}
 
     def update(self, section: str, data: bytes | str) -> None:
         self._sections[section].update(data.encode() if isinstance(data, str) else data)
 
     def hexdigest(self) -> str:
-        summary = FORMAT + "\n" + "".join(f"{name} {h.hexdigest()}\n" for name, h in self._sections.items())
+        summary = self.format + "\n" + "".join(f"{self._names[name]} {h.hexdigest()}\n" for name, h in self._sections.items())
         return hashlib.sha256(summary.encode()).hexdigest()
 
 
@@ -197,6 +218,42 @@ def block_order(counts: np.ndarray, order: np.ndarray, lo: int = 0, hi: int | No
     return np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts[sel] - offsets, lens)
 
 
+def _hash_cells(fp: Fingerprint, cells: pd.DataFrame, variables: list[str]) -> None:
+    fp.update("respondents", csv_line([*variables, "respondents"]))
+    for line in _lines(cells[[*variables, "respondents"]]):
+        fp.update("respondents", line)
+
+
+def statistics_fingerprint(
+    cells: pd.DataFrame, variables: list[str], stats: pd.DataFrame, method: str, targets: pd.DataFrame | None
+) -> str:
+    """Format 3 (see the module docstring): ``cells`` sorted by their categories with
+    ``respondents``; ``stats`` with ``proposal_id, cell`` and the method's `STATISTICS`."""
+    columns = list(STATISTICS[method])
+    fp = Fingerprint(STATISTICS_FORMAT)
+    _hash_cells(fp, cells, variables)
+    ids, codes = _codes(stats["proposal_id"].to_numpy())
+    n = len(stats)
+    table = np.empty((n, 2 + len(columns)), dtype="<i8")
+    table[:, 0] = codes
+    table[:, 1] = stats["cell"].to_numpy(dtype=np.int64)
+    for j, col in enumerate(columns):
+        table[:, 2 + j] = stats[col].to_numpy(dtype=np.int64)
+    if n > 1:
+        step = np.diff(table[:, 0])
+        if np.any((step < 0) | ((step == 0) & (np.diff(table[:, 1]) <= 0))):
+            table = table[np.lexsort((table[:, 1], table[:, 0]))]
+            if np.any((table[1:, 0] == table[:-1, 0]) & (table[1:, 1] == table[:-1, 1])):
+                raise ValueError("statistics must have one row per proposal and cell")
+    fp.update("votes", csv_line(["proposal_id", "cell", *columns]))
+    fp.update("votes", f"proposals {len(ids)}\n".encode() + _text_lines(ids, numbers=False))
+    fp.update("votes", f"rows {n}\n")
+    fp.update("votes", table.tobytes())
+    for line in target_lines(targets):
+        fp.update("targets", line)
+    return fp.hexdigest()
+
+
 def canonical_fingerprint(
     cells: pd.DataFrame,
     variables: list[str],
@@ -252,9 +309,7 @@ def canonical_fingerprint(
     number[order] = np.arange(1, n_resp + 1)
 
     fp = Fingerprint()
-    fp.update("respondents", csv_line([*variables, "respondents"]))
-    for line in _lines(cells[[*variables, "respondents"]]):
-        fp.update("respondents", line)
+    _hash_cells(fp, cells, variables)
 
     fp.update("votes", csv_line(header))
     fp.update("votes", f"proposals {len(ids)}\n".encode() + _text_lines(ids, numbers=False))

@@ -1,12 +1,13 @@
-"""Ranking inputs from the database: sufficient statistics per proposal and weighting cell, and the
-canonical input rows that a run's fingerprint hashes.
+"""Ranking inputs from the database: sufficient statistics per proposal and weighting cell, the
+respondents per cell, and the canonical input rows that exports and pairwise fingerprints use.
 
 A *weighting cell* is a combination of the respondent's segment and state (the weighting variables;
-a skipped question is the category ``"not_stated"``). The database reduces votes to per-cell counts and
-sums, so what reaches Python grows with proposals x cells, not with votes:
+a skipped question is the category ``"not_stated"``). What reaches Python grows with proposals x
+cells, not with votes:
 
-* approval: exposures and supporters per (proposal, cell);
-* rating: raters, sum and sum of squares of the 1-5 ratings per (proposal, cell);
+* approval and rating: the tallies the database's triggers keep per (proposal, cell)
+  (`tally_rows`, `idmx.ranking.tallies`): exposures and supporters; ratings, their sum and sum of
+  squares. A run reads them, never the votes;
 * pairwise: wins per (winner, loser, cell), and wins per (respondent, winner, loser) for the
   cluster-robust intervals. Both are about as many rows as there are comparisons (ordered pairs x
   cells far exceeds the votes), so a ranking run counts the clusters from the fingerprint's stream
@@ -20,7 +21,10 @@ What counts (the same rows the exported files hold, see `idmx.ranking.files`):
   without an exposure row is not counted;
 * rating: every vote (1-5);
 * pairwise: every comparison with a winner, as (winner, loser); "can't decide" is left out;
-* the respondents of a ranking are those with at least one counted vote row.
+* the respondents of a ranking: approval, those shown at least one proposal; rating, those who
+  rated at least one; pairwise, those with a counted comparison. Approval and rating count rows on
+  proposals later hidden too (the triggers keep those counts per respondent), so hiding spam does
+  not change who is weighted, only what is ranked.
 
 Every function takes a Session, so a run reads all of them inside one transaction: on PostgreSQL call
 `consistent_snapshot` first (REPEATABLE READ: one snapshot for every statement); SQLite's read
@@ -50,16 +54,15 @@ from idmx.ranking.compute import NOT_STATED
 
 __all__ = [
     "VARIABLES",
-    "approval_stats",
     "category_labels",
     "consistent_snapshot",
     "iter_respondent_rows",
     "iter_vote_rows",
     "pairwise_clusters",
     "pairwise_wins",
-    "rating_stats",
     "respondent_cells",
     "stored_targets",
+    "tally_rows",
     "vote_header",
 ]
 
@@ -201,48 +204,71 @@ def _frame(session: Session, sql: str, params: dict[str, Any], columns: list[str
 
 
 def _has_rows(method: str) -> str:
-    """EXISTS clause: respondent r has at least one counted vote row."""
+    """Condition on respondent r: it is one of the ranking's respondents (see the module docstring)."""
     if method == "pairwise":
         return (
             "EXISTS (SELECT 1 FROM pairwise_votes pv WHERE pv.respondent_id = r.id AND pv.winner_id IS NOT NULL"
             f" AND pv.left_id NOT IN {_UNPUBLISHED} AND pv.right_id NOT IN {_UNPUBLISHED})"
         )
-    table, alias = ("exposures", "e") if method == "approval" else ("votes", "v")
-    return f"EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.respondent_id = r.id AND {alias}.proposal_id NOT IN {_UNPUBLISHED})"
+    # Row counts kept by the database's triggers (`idmx.ranking.tallies`).
+    return "r.n_exposures > 0" if method == "approval" else "r.n_votes > 0"
 
 
 def respondent_cells(session: Session, consultation_id: int, method: str) -> pd.DataFrame:
-    """Respondents of the ranking per cell: columns ``segment, state, respondents`` (sorted by cell)."""
+    """Respondents of the ranking per cell: columns ``segment, state, respondents, segment_key,
+    state_key`` (the ids, 0 for not stated, as in `tally_rows`), sorted by the category labels."""
     method = _method(method)
     sql = (
         "SELECT r.segment_id, r.state_id, count(*) FROM respondents r"
         f" WHERE r.consultation_id = :c AND {_has_rows(method)} GROUP BY r.segment_id, r.state_id"
     )
     frame = _frame(session, sql, {"c": consultation_id}, ["segment_id", "state_id", "respondents"])
+    for var in VARIABLES:
+        frame[f"{var}_key"] = frame[f"{var}_id"].fillna(0).astype(np.int64)
     frame = _label(frame, category_labels(session))
-    return frame[["segment", "state", "respondents"]].sort_values(list(VARIABLES), ignore_index=True)
+    columns = ["segment", "state", "respondents", "segment_key", "state_key"]
+    return frame[columns].sort_values(list(VARIABLES), ignore_index=True)
 
 
-def approval_stats(session: Session, consultation_id: int) -> pd.DataFrame:
-    """``proposal_id, segment, state, exposures, supporters``, sorted by proposal and cell."""
+TALLY_VALUES = {"approval": ("exposures", "supporters"), "rating": ("n", "total", "total_sq")}
+
+
+def tally_rows(session: Session, consultation_id: int, method: str) -> np.ndarray:
+    """The kept tallies of the published proposals as an int64 array, one row per proposal and cell
+    with rows: ``proposal_id, segment_key, state_key`` and the method's `TALLY_VALUES`, grouped by
+    proposal (cells in no particular order).
+
+    The rows a ranking reads grow with proposals x cells, never with votes: the database's triggers
+    keep them (`idmx.ranking.tallies`). Approval counts cells with exposures, rating cells with
+    votes. One text list per proposal (``group_concat`` / ``string_agg``), parsed by numpy: a Python
+    tuple per row would cost more than the database's whole scan.
+    """
+    method = _method(method)
+    if method == "pairwise":
+        raise ValueError("pairwise comparisons have no tallies")
+    values = TALLY_VALUES[method]
+    fields = ("segment_key", "state_key", *values)
+    present = "t.exposures > 0" if method == "approval" else "t.n > 0"
+    if _is_sqlite(session):
+        packed = "group_concat(" + " || ',' || ".join(f"t.{f}" for f in fields) + ")"
+    else:
+        packed = "string_agg(concat_ws(','" + "".join(f", t.{f}" for f in fields) + "), ',')"
     sql = (
-        "SELECT e.proposal_id, r.segment_id, r.state_id, count(*), count(v.id) "
-        + _counted_rows(session, "approval")
-        + " GROUP BY e.proposal_id, r.segment_id, r.state_id"
+        f"SELECT t.proposal_id, {packed} FROM vote_tallies t WHERE t.consultation_id = :c AND {present}"
+        f" AND t.proposal_id NOT IN {_UNPUBLISHED} GROUP BY t.proposal_id"
     )
-    frame = _frame(session, sql, {"c": consultation_id}, ["proposal_id", "segment_id", "state_id", "exposures", "supporters"])
-    return _finish(session, frame, ["proposal_id"], ["exposures", "supporters"])
-
-
-def rating_stats(session: Session, consultation_id: int) -> pd.DataFrame:
-    """``proposal_id, segment, state, n, sum, sumsq`` of the 1-5 ratings, sorted by proposal and cell."""
-    sql = (
-        "SELECT v.proposal_id, r.segment_id, r.state_id, count(*), sum(v.value), sum(v.value * v.value) "
-        + _counted_rows(session, "rating")
-        + " GROUP BY v.proposal_id, r.segment_id, r.state_id"
-    )
-    frame = _frame(session, sql, {"c": consultation_id}, ["proposal_id", "segment_id", "state_id", "n", "sum", "sumsq"])
-    return _finish(session, frame, ["proposal_id"], ["n", "sum", "sumsq"])
+    width = len(fields) + 1
+    parts = []
+    for part in _stream(session, sql, {"c": consultation_id}, 10_000):
+        flat = np.fromstring(",".join([row[1] for row in part]), dtype=np.int64, sep=",")
+        if len(flat) % len(fields):
+            raise RuntimeError("malformed tally lists from the database")
+        block = np.empty((len(flat) // len(fields), width), dtype=np.int64)
+        block[:, 1:] = flat.reshape(-1, len(fields))
+        lens = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part)) // len(fields)
+        block[:, 0] = np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)
+        parts.append(block)
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
 
 
 def pairwise_wins(session: Session, consultation_id: int) -> pd.DataFrame:

@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 METHODS = ("approval", "rating", "pairwise")
-VALUES = {"approval": ["exposures", "supporters"], "rating": ["n", "sum", "sumsq"], "pairwise": ["wins"]}
+VALUES = {**{k: list(v) for k, v in files.STATISTICS.items()}, "pairwise": ["wins"]}
 
 
 @dataclass(frozen=True)
@@ -338,16 +338,16 @@ def _consultation_method(session, consultation_id: int, params: RunParams) -> st
 def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_rows: bool = False) -> _DbInputs:
     """Cells, statistics and fingerprint from one snapshot.
 
-    Approval and rating: the database aggregates per proposal and cell. The canonical vote rows are
-    then streamed once (sorted by respondent) into an int64 array for the fingerprint, which numbers
-    the respondents by content (`files.canonical_fingerprint`). Pairwise: the per-respondent pair
-    counts that the intervals need are as many as the comparisons themselves (pairs x cells far
-    exceeds the votes, so per-cell wins are no reduction either), and the streamed rows, sorted by
-    respondent and pair, already are them: they are counted from that one stream instead of a
-    second pass in SQL.
+    Approval and rating read the tallies the database keeps per proposal and cell
+    (`queries.tally_rows`) and fingerprint those statistics (`files.statistics_fingerprint`): the
+    cost grows with proposals x cells, not with votes. Pairwise needs per-respondent pair counts for
+    its cluster-robust intervals, as many as the comparisons themselves: the canonical rows are
+    streamed once (sorted by respondent and pair), fingerprinted and counted from that one stream.
+    ``keep_rows`` (for `write_inputs`) also streams the rows of approval and rating.
     """
     timings: dict[str, float] = {}
     variables = list(queries.VARIABLES)
+    rows = ids = cell_of = None
     with db.read() as s:
         queries.consistent_snapshot(s)
         method = _consultation_method(s, consultation_id, params)
@@ -359,42 +359,75 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
         targets, source = _effective_targets(queries.stored_targets(s, consultation_id), cells, params)
         stats = None
         if method != "pairwise":
-            stats = queries.approval_stats(s, consultation_id) if method == "approval" else queries.rating_stats(s, consultation_id)
-            stats["cell"] = _cell_codes(cells, stats, variables)
-            stats = stats[["proposal_id", "cell", *VALUES[method]]]
+            stats = _tally_stats(queries.tally_rows(s, consultation_id, method), cell_counts, method)
+            if len(stats) == 0:
+                raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
         timings["aggregate"] = time.perf_counter() - t
-
+        if method == "pairwise" or keep_rows:
+            t = time.perf_counter()
+            ids, cell_of = _respondents(s, consultation_id, method, cells, variables)
+            parts = list(_vote_arrays(s, consultation_id, method))
+            rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
+            del parts
+            timings["rows"] = time.perf_counter() - t
+    t = time.perf_counter()
+    number = None
+    if rows is not None:
+        canon = files.canonical_fingerprint(cells, variables, cell_of, _vote_respondents(rows, ids), rows[:, 1],
+                                            rows[:, 2], queries.vote_header(method), targets)
+        number = canon.number
+    fingerprint = (canon.fingerprint if method == "pairwise"
+                   else files.statistics_fingerprint(cells, variables, stats, method, targets))
+    timings["fingerprint"] = time.perf_counter() - t
+    if method == "pairwise":
         t = time.perf_counter()
-        lookup = {tuple(row): i for i, row in enumerate(cells[variables].itertuples(index=False))}
-        resp_ids: list[int] = []
-        resp_cells: list[int] = []
-        for batch in queries.iter_respondent_rows(s, consultation_id, method):
-            resp_ids.extend(r[0] for r in batch)
-            resp_cells.extend(lookup[(seg, st)] for _, seg, st in batch)
-        if len(resp_ids) != int(cells["respondents"].sum()):
-            raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
-        parts = list(_vote_arrays(s, consultation_id, method))
-    rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
-    del parts
-    ids = np.asarray(resp_ids, dtype=np.int64)
-    cell_of = np.asarray(resp_cells, dtype=np.int64)
-    # Rows come grouped by respondent: look up each respondent once, not each row.
+        stats = canonical_clusters(pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, cell_of), ids, number)
+        timings["pair_counts"] = time.perf_counter() - t
+    inputs = CellInputs(method, variables, cells, stats.reset_index(drop=True), targets)
+    if not keep_rows:
+        return _DbInputs(inputs, fingerprint, source, timings)
+    return _DbInputs(inputs, fingerprint, source, timings, ids, cell_of, number, rows)
+
+
+def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> pd.DataFrame:
+    """`queries.tally_rows` as the statistics frame of `CellInputs`, sorted by (proposal, cell) as
+    the file path's group-by sorts them (the sums then add in the same order: identical results)."""
+    keys = cell_counts[["segment_key", "state_key"]].to_numpy(dtype=np.int64)
+    width = int(max(keys[:, 1].max(initial=0), tally[:, 2].max(initial=0))) + 1
+    height = int(max(keys[:, 0].max(initial=0), tally[:, 1].max(initial=0))) + 1
+    lut = np.full(width * height, -1, dtype=np.int64)
+    lut[keys[:, 0] * width + keys[:, 1]] = np.arange(len(keys))
+    cell = lut[tally[:, 1] * width + tally[:, 2]]
+    if (cell < 0).any():
+        raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
+    order = np.argsort(tally[:, 0] * len(keys) + cell, kind="stable")
+    frame = pd.DataFrame({"proposal_id": tally[order, 0], "cell": cell[order]})
+    for j, col in enumerate(VALUES[method]):
+        frame[col] = tally[order, 3 + j]
+    return frame
+
+
+def _respondents(s, consultation_id: int, method: str, cells: pd.DataFrame, variables: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The ranking's respondents (ids, sorted) and each one's cell."""
+    lookup = {tuple(row): i for i, row in enumerate(cells[variables].itertuples(index=False))}
+    resp_ids: list[int] = []
+    resp_cells: list[int] = []
+    for batch in queries.iter_respondent_rows(s, consultation_id, method):
+        resp_ids.extend(r[0] for r in batch)
+        resp_cells.extend(lookup[(seg, st)] for _, seg, st in batch)
+    if len(resp_ids) != int(cells["respondents"].sum()):
+        raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
+    return np.asarray(resp_ids, dtype=np.int64), np.asarray(resp_cells, dtype=np.int64)
+
+
+def _vote_respondents(rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Each row's respondent as a position in ``ids``; rows come grouped by respondent, so each is
+    looked up once, not per row."""
     first = np.flatnonzero(np.diff(rows[:, 0], prepend=np.int64(-1)) != 0)
     where = np.minimum(np.searchsorted(ids, rows[first, 0]), max(len(ids) - 1, 0))
     if len(rows) and not np.array_equal(ids[where], rows[first, 0]):
         raise RankingError("vote rows from respondents that are not among the ranking's respondents")
-    vote_resp = np.repeat(where, np.diff(np.append(first, len(rows))))
-    canon = files.canonical_fingerprint(cells, variables, cell_of, vote_resp, rows[:, 1], rows[:, 2],
-                                        queries.vote_header(method), targets)
-    timings["fingerprint"] = time.perf_counter() - t
-    if method == "pairwise":
-        t = time.perf_counter()
-        stats = canonical_clusters(pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, cell_of), ids, canon.number)
-        timings["pair_counts"] = time.perf_counter() - t
-    inputs = CellInputs(method, variables, cells, stats.reset_index(drop=True), targets)
-    if not keep_rows:
-        return _DbInputs(inputs, canon.fingerprint, source, timings)
-    return _DbInputs(inputs, canon.fingerprint, source, timings, ids, cell_of, canon.number, rows)
+    return np.repeat(where, np.diff(np.append(first, len(rows))))
 
 
 # The columns of `queries.iter_vote_rows`, for reading them as integers on SQLite.
@@ -674,15 +707,18 @@ def rank_files(
     targets = files.read_targets(targets_path, respondents) if targets_path is not None else None
 
     inputs, resp_cell = file_inputs(respondents, votes, targets)
-    vframe = votes.frame
-    vote_resp = pd.Index(respondents.frame["respondent_id"]).get_indexer(pd.Index(vframe["respondent_id"]))
-    canon = files.canonical_fingerprint(
-        inputs.cells, inputs.variables, resp_cell, vote_resp,
-        vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header,
-        targets.frame if targets is not None else None,
-    )
+    target_frame = targets.frame if targets is not None else None
     if method == "pairwise":
+        vframe = votes.frame
+        vote_resp = pd.Index(respondents.frame["respondent_id"]).get_indexer(pd.Index(vframe["respondent_id"]))
+        canon = files.canonical_fingerprint(
+            inputs.cells, inputs.variables, resp_cell, vote_resp,
+            vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header, target_frame,
+        )
         inputs.stats = canonical_clusters(inputs.stats, respondents.frame["respondent_id"], canon.number)
+        fingerprint = canon.fingerprint
+    else:
+        fingerprint = files.statistics_fingerprint(inputs.cells, inputs.variables, inputs.stats, method, target_frame)
     weights, _ = cell_weights(inputs.cells, inputs.variables, inputs.targets, params.cap)
     if method == "pairwise" and params.ridge == 0:
         cell_by_id = pd.Series(resp_cell, index=pd.Index(respondents.frame["respondent_id"]))
@@ -691,7 +727,7 @@ def rank_files(
     result = compute_ranking(inputs, params)
     return FileRun(
         rows=result.rows,
-        fingerprint=canon.fingerprint,
+        fingerprint=fingerprint,
         respondent_ids=respondents.frame["respondent_id"],
         respondent_weights=result.cell_weights.to_numpy()[resp_cell],
         summary=result.summary,

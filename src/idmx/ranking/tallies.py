@@ -1,0 +1,84 @@
+"""The vote tallies that database triggers keep (migration 0007), checked and rebuilt from the rows.
+
+`m.VoteTally` holds, per proposal and weighting cell, what a ranking needs; `m.Respondent`'s
+``n_exposures`` / ``n_votes`` say who has rows. Triggers keep both current on every write, so the
+application never writes them. This module recomputes them from the exposures and votes:
+`differences` for tests and the ``idmx tallies check`` command, `rebuild` to repair or to fill
+them after a bulk load that bypassed triggers (PostgreSQL ``session_replication_role = replica``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = ["VALUES", "differences", "rebuild"]
+
+VALUES = ("exposures", "supporters", "n", "total", "total_sq")
+_KEY = ("consultation_id", "proposal_id", "segment_key", "state_key")
+
+# Every row's contribution, summed per key: exposures (supported when the respondent has an
+# approval vote on the proposal) and votes (count, sum and sum of squares of the values).
+_RECOMPUTED = """
+SELECT consultation_id, proposal_id, segment_key, state_key,
+       sum(exposures) AS exposures, sum(supporters) AS supporters, sum(n) AS n, sum(total) AS total,
+       sum(total_sq) AS total_sq
+FROM (
+    SELECT e.consultation_id, e.proposal_id, coalesce(r.segment_id, 0) AS segment_key,
+           coalesce(r.state_id, 0) AS state_key, 1 AS exposures,
+           CASE WHEN v.id IS NULL THEN 0 ELSE 1 END AS supporters, 0 AS n, 0 AS total, 0 AS total_sq
+    FROM exposures e JOIN respondents r ON r.id = e.respondent_id
+    LEFT JOIN votes v ON v.respondent_id = e.respondent_id AND v.proposal_id = e.proposal_id AND v.value = 1
+    WHERE e.consultation_id = :c
+    UNION ALL
+    SELECT v.consultation_id, v.proposal_id, coalesce(r.segment_id, 0), coalesce(r.state_id, 0),
+           0, 0, 1, v.value, v.value * v.value
+    FROM votes v JOIN respondents r ON r.id = v.respondent_id
+    WHERE v.consultation_id = :c
+) contributions
+GROUP BY consultation_id, proposal_id, segment_key, state_key
+"""
+
+_COUNTS = """
+SELECT r.id, r.n_exposures, r.n_votes,
+       (SELECT count(*) FROM exposures e WHERE e.respondent_id = r.id),
+       (SELECT count(*) FROM votes v WHERE v.respondent_id = r.id)
+FROM respondents r WHERE r.consultation_id = :c
+"""
+
+
+def differences(session: Session, consultation_id: int) -> list[str]:
+    """Where the kept tallies differ from the rows (empty when they agree); one line per difference."""
+    params = {"c": consultation_id}
+    kept = {
+        tuple(row[:4]): tuple(row[4:])
+        for row in session.execute(
+            text(f"SELECT {', '.join(_KEY + VALUES)} FROM vote_tallies WHERE consultation_id = :c"), params
+        )
+    }
+    fresh = {tuple(row[:4]): tuple(row[4:]) for row in session.execute(text(_RECOMPUTED), params)}
+    zero = (0,) * len(VALUES)
+    out = []
+    for key in sorted(set(kept) | set(fresh)):
+        have, want = kept.get(key, zero), fresh.get(key, zero)
+        if tuple(map(int, have)) != tuple(map(int, want)):
+            out.append(f"tally {dict(zip(_KEY, key))}: kept {dict(zip(VALUES, have))}, rows give {dict(zip(VALUES, want))}")
+    for rid, n_exp, n_votes, exp, votes in session.execute(text(_COUNTS), params):
+        if (n_exp, n_votes) != (exp, votes):
+            out.append(f"respondent {rid}: kept {n_exp} exposures and {n_votes} votes, rows give {exp} and {votes}")
+    return out
+
+
+def rebuild(session: Session, consultation_id: int) -> None:
+    """Recompute a consultation's tallies and respondent counts from its rows (in the caller's transaction)."""
+    params = {"c": consultation_id}
+    session.execute(text("DELETE FROM vote_tallies WHERE consultation_id = :c"), params)
+    session.execute(text(f"INSERT INTO vote_tallies ({', '.join(_KEY + VALUES)}) {_RECOMPUTED}"), params)
+    session.execute(
+        text(
+            "UPDATE respondents SET n_exposures = (SELECT count(*) FROM exposures e WHERE e.respondent_id = respondents.id),"
+            " n_votes = (SELECT count(*) FROM votes v WHERE v.respondent_id = respondents.id)"
+            " WHERE consultation_id = :c"
+        ),
+        params,
+    )
