@@ -279,10 +279,32 @@ def build(url: str, scale: float) -> dict:
         t1 = time.perf_counter()
         (load_sqlite if db.is_sqlite else load_postgres)(db.engine, tables)
         t2 = time.perf_counter()
+        check_tallies(db, rebuild=not db.is_sqlite)
+        t3 = time.perf_counter()
         sizes = {k: (len(v) if isinstance(v, list) else len(next(iter(v.values())))) for k, v in tables.items()}
-        return {"synthesize_s": t1 - t0, "load_s": t2 - t1, "rows": sizes}
+        return {"synthesize_s": t1 - t0, "load_s": t2 - t1, "tallies_s": t3 - t2, "rows": sizes}
     finally:
         db.dispose()
+
+
+def check_tallies(db, rebuild: bool) -> None:
+    """The vote tallies agree with the rows. SQLite's load went through the triggers; PostgreSQL's
+    COPY ran with triggers off (replica mode), so its tallies are rebuilt from the rows first, as
+    `idmx.ranking.tallies.rebuild` does after any bulk load that bypasses them."""
+    from sqlalchemy import text
+
+    from idmx.ranking import tallies
+
+    with db.write() as s:
+        if rebuild:
+            for cid in (1, 2):
+                tallies.rebuild(s, cid)
+        got = s.execute(text("SELECT sum(exposures), sum(n) FROM vote_tallies WHERE consultation_id = 1")).one()
+        want = (s.scalar(text("SELECT count(*) FROM exposures WHERE consultation_id = 1")),
+                s.scalar(text("SELECT count(*) FROM votes WHERE consultation_id = 1")))
+        assert tuple(got) == want, (got, want)
+        counted = s.scalar(text("SELECT sum(n_exposures) FROM respondents WHERE consultation_id = 1"))
+        assert counted == want[0], (counted, want)
 
 
 # --- measured runs (child process) ---------------------------------------------------------------
@@ -392,7 +414,8 @@ def bench_backend(backend: str, scale: float, repeats: int, keep: bool) -> bool:
     try:
         info = build(url, scale)
         rows = info["rows"]
-        print(f"[{backend}] built in {info['synthesize_s']:.1f} s (synthesis) + {info['load_s']:.1f} s (load): "
+        print(f"[{backend}] built in {info['synthesize_s']:.1f} s (synthesis) + {info['load_s']:.1f} s (load)"
+              f" + {info['tallies_s']:.1f} s (tallies {'rebuilt' if backend != 'sqlite' else 'checked'}): "
               f"{rows['respondents']:,} respondents, {rows['proposals']:,} proposals, {rows['exposures']:,} exposures, "
               f"{rows['votes']:,} approval votes, {rows['pairwise_votes']:,} pairwise votes", flush=True)
         for method, cid in (("approval", 1), ("pairwise", 2)):

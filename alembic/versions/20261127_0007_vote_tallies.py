@@ -9,12 +9,13 @@ they summarise, so every write path (the vote hot path, merges, profile changes,
   (exposures with an approval vote), and the number, sum and sum of squares of vote values.
   ``segment_key`` / ``state_key`` are the ids, 0 when the question was skipped (a primary key
   cannot hold NULL).
-* ``respondents.n_exposures`` / ``n_votes``: a respondent's rows, so a ranking finds its
-  respondents without probing every one of them.
+* ``respondents.n_exposures`` / ``n_votes``: a respondent's rows, and ``cell_respondents``: per
+  (consultation, segment, state) the respondents with exposures and with votes, so a ranking
+  finds its respondents without probing every one of them.
 
 The trigger bodies are the same statements on both databases (SQLite trigger programs, PostgreSQL
-PL/pgSQL functions). Deleting a respondent first deletes its exposures and votes, so their triggers
-still find the respondent's cell (a cascade would run them after the row is gone).
+PL/pgSQL functions); see `TRIGGERS` for how deletes are ordered. A later migration that rebuilds
+one of these tables in SQLite batch mode drops its triggers and must create them again.
 
 Revision ID: 0007
 Revises: 0006
@@ -37,13 +38,20 @@ VALUES = ("exposures", "supporters", "n", "total", "total_sq")
 ADD = ", ".join(f"{c} = vote_tallies.{c} + excluded.{c}" for c in VALUES)
 
 
+def _alive(x: str) -> str:
+    """Condition of every UPDATE here: the consultation still exists. Deleting one cascades to rows
+    whose triggers would update tallies and respondents that the cascade has not reached yet; for
+    rows written in the same transaction PostgreSQL checks their foreign key again, and fails."""
+    return f"EXISTS (SELECT 1 FROM consultations c WHERE c.id = {x}.consultation_id)"
+
+
 def _cell(x: str, column: str) -> str:
     return f"(SELECT coalesce(r.{column}, 0) FROM respondents r WHERE r.id = {x}.respondent_id)"
 
 
 def _where_cell(x: str) -> str:
     return (f"consultation_id = {x}.consultation_id AND proposal_id = {x}.proposal_id"
-            f" AND segment_key = {_cell(x, 'segment_id')} AND state_key = {_cell(x, 'state_id')}")
+            f" AND segment_key = {_cell(x, 'segment_id')} AND state_key = {_cell(x, 'state_id')} AND {_alive(x)}")
 
 
 def _supported_vote(x: str) -> str:
@@ -71,7 +79,7 @@ def exposure_added(x: str) -> list[str]:
 def exposure_removed(x: str) -> list[str]:
     return [f"UPDATE vote_tallies SET exposures = exposures - 1, supporters = supporters - {_supported_vote(x)}"
             f" WHERE {_where_cell(x)}",
-            f"UPDATE respondents SET n_exposures = n_exposures - 1 WHERE id = {x}.respondent_id"]
+            f"UPDATE respondents SET n_exposures = n_exposures - 1 WHERE id = {x}.respondent_id AND {_alive(x)}"]
 
 
 def vote_added(x: str) -> list[str]:
@@ -85,7 +93,7 @@ def vote_added(x: str) -> list[str]:
 def vote_removed(x: str) -> list[str]:
     return [f"UPDATE vote_tallies SET supporters = supporters - {_exposed(x)}, n = n - 1, total = total - {x}.value,"
             f" total_sq = total_sq - {x}.value * {x}.value WHERE {_where_cell(x)}",
-            f"UPDATE respondents SET n_votes = n_votes - 1 WHERE id = {x}.respondent_id"]
+            f"UPDATE respondents SET n_votes = n_votes - 1 WHERE id = {x}.respondent_id AND {_alive(x)}"]
 
 
 def _respondent_rows(x: str, p: str) -> list[str]:
@@ -112,7 +120,7 @@ def respondent_left_cell(old: str) -> str:
     subtract = ", ".join(f"{c} = {c} - {q}" for c, q in zip(VALUES, _respondent_rows(old, "vote_tallies.proposal_id")))
     return (f"UPDATE vote_tallies SET {subtract} WHERE consultation_id = {old}.consultation_id"
             f" AND segment_key = coalesce({old}.segment_id, 0) AND state_key = coalesce({old}.state_id, 0)"
-            f" AND proposal_id IN {_proposals_of(old)}")
+            f" AND proposal_id IN {_proposals_of(old)} AND {_alive(old)}")
 
 
 def respondent_entered_cell(new: str) -> str:
@@ -121,60 +129,80 @@ def respondent_entered_cell(new: str) -> str:
             f" FROM {_proposals_of(new)} p WHERE true ON CONFLICT {KEY} DO UPDATE SET {ADD}")
 
 
-def respondent_deleted(old: str) -> list[str]:
-    # Their own triggers subtract the rows while the respondent (and so its cell) still exists.
-    return [f"DELETE FROM votes WHERE respondent_id = {old}.id", f"DELETE FROM exposures WHERE respondent_id = {old}.id"]
+def _counted(x: str) -> tuple[str, str]:
+    return f"CASE WHEN {x}.n_exposures > 0 THEN 1 ELSE 0 END", f"CASE WHEN {x}.n_votes > 0 THEN 1 ELSE 0 END"
 
 
+def respondent_counted(new: str) -> str:
+    """Count a respondent in its cell (as shown approval proposals, as a voter) if it has rows."""
+    exposed, voted = _counted(new)
+    # Only while the consultation exists: a cascade from deleting it updates row counts of
+    # respondents whose consultation (and cells) are already gone.
+    return (f"INSERT INTO cell_respondents (consultation_id, segment_key, state_key, exposed, voted)"
+            f" SELECT c.id, coalesce({new}.segment_id, 0), coalesce({new}.state_id, 0), {exposed}, {voted}"
+            f" FROM consultations c WHERE c.id = {new}.consultation_id AND ({new}.n_exposures > 0 OR {new}.n_votes > 0)"
+            " ON CONFLICT (consultation_id, segment_key, state_key) DO UPDATE SET"
+            " exposed = cell_respondents.exposed + excluded.exposed, voted = cell_respondents.voted + excluded.voted")
+
+
+def respondent_uncounted(old: str) -> str:
+    exposed, voted = _counted(old)
+    return (f"UPDATE cell_respondents SET exposed = exposed - {exposed}, voted = voted - {voted}"
+            f" WHERE consultation_id = {old}.consultation_id AND segment_key = coalesce({old}.segment_id, 0)"
+            f" AND state_key = coalesce({old}.state_id, 0) AND {_alive(old)}")
+
+
+_MOVED = "OLD.segment_id IS NOT NEW.segment_id OR OLD.state_id IS NOT NEW.state_id"
 _CHANGED = {
     "exposures": "OLD.respondent_id IS NOT NEW.respondent_id OR OLD.proposal_id IS NOT NEW.proposal_id"
                  " OR OLD.consultation_id IS NOT NEW.consultation_id",
     "votes": "OLD.respondent_id IS NOT NEW.respondent_id OR OLD.proposal_id IS NOT NEW.proposal_id"
              " OR OLD.consultation_id IS NOT NEW.consultation_id OR OLD.value IS NOT NEW.value",
-    "respondents": "OLD.segment_id IS NOT NEW.segment_id OR OLD.state_id IS NOT NEW.state_id",
+    "respondents": _MOVED,
+    "respondent counts": _MOVED + " OR (OLD.n_exposures > 0) <> (NEW.n_exposures > 0) OR (OLD.n_votes > 0) <> (NEW.n_votes > 0)",
 }
 
-# (table, event, statements). UPDATE moves a row: out of its old cell, into the new one.
-TRIGGERS = {
-    "exposures": {"INSERT": exposure_added("NEW"), "DELETE": exposure_removed("OLD"),
-                  "UPDATE": exposure_removed("OLD") + exposure_added("NEW")},
-    "votes": {"INSERT": vote_added("NEW"), "DELETE": vote_removed("OLD"),
-              "UPDATE": vote_removed("OLD") + vote_added("NEW")},
-    "respondents": {"UPDATE": [respondent_left_cell("OLD"), respondent_entered_cell("NEW")],
-                    "DELETE": respondent_deleted("OLD")},
-}
+# (name, table, timing, event, condition, statements). An UPDATE moves a row: out of its old
+# cell, into the new one. Deleting a respondent takes its rows out of the tallies first (BEFORE,
+# while they exist); the cascade that then deletes the rows runs once the respondent, and so its
+# cell, is gone, and their own triggers find nothing left to update. No trigger writes the row
+# that fired it: SQLite leaves that undefined, PostgreSQL rejects it in BEFORE DELETE.
+TRIGGERS = [
+    ("trg_exposures_insert_tallies", "exposures", "AFTER", "INSERT", None, exposure_added("NEW")),
+    ("trg_exposures_delete_tallies", "exposures", "AFTER", "DELETE", None, exposure_removed("OLD")),
+    ("trg_exposures_update_tallies", "exposures", "AFTER", "UPDATE", _CHANGED["exposures"],
+     exposure_removed("OLD") + exposure_added("NEW")),
+    ("trg_votes_insert_tallies", "votes", "AFTER", "INSERT", None, vote_added("NEW")),
+    ("trg_votes_delete_tallies", "votes", "AFTER", "DELETE", None, vote_removed("OLD")),
+    ("trg_votes_update_tallies", "votes", "AFTER", "UPDATE", _CHANGED["votes"], vote_removed("OLD") + vote_added("NEW")),
+    ("trg_respondents_move_tallies", "respondents", "AFTER", "UPDATE OF segment_id, state_id", _CHANGED["respondents"],
+     [respondent_left_cell("OLD"), respondent_entered_cell("NEW")]),
+    ("trg_respondents_delete_tallies", "respondents", "BEFORE", "DELETE", None, [respondent_left_cell("OLD")]),
+    ("trg_respondents_insert_cells", "respondents", "AFTER", "INSERT", "NEW.n_exposures > 0 OR NEW.n_votes > 0",
+     [respondent_counted("NEW")]),
+    ("trg_respondents_update_cells", "respondents", "AFTER", "UPDATE OF segment_id, state_id, n_exposures, n_votes",
+     _CHANGED["respondent counts"], [respondent_uncounted("OLD"), respondent_counted("NEW")]),
+    ("trg_respondents_delete_cells", "respondents", "AFTER", "DELETE", None, [respondent_uncounted("OLD")]),
+]
 
 
 def _sqlite_triggers() -> list[str]:
     out = []
-    for table, events in TRIGGERS.items():
-        for event, statements in events.items():
-            name = f"trg_{table}_{event.lower()}_tallies"
-            timing = "BEFORE" if (table, event) == ("respondents", "DELETE") else "AFTER"
-            what = "UPDATE OF segment_id, state_id" if (table, event) == ("respondents", "UPDATE") else event
-            when = f" WHEN {_CHANGED[table]}" if event == "UPDATE" else ""
-            body = "".join(f"  {stmt};\n" for stmt in statements)
-            out.append(f"CREATE TRIGGER {name} {timing} {what} ON {table} FOR EACH ROW{when}\nBEGIN\n{body}END")
+    for name, table, timing, event, when, statements in TRIGGERS:
+        condition = f" WHEN {when}" if when else ""
+        body = "".join(f"  {stmt};\n" for stmt in statements)
+        out.append(f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{condition}\nBEGIN\n{body}END")
     return out
 
 
 def _pg_triggers() -> list[str]:
     out = []
-    for table, events in TRIGGERS.items():
-        branches = []
-        for event, statements in events.items():
-            body = "".join(f"    {stmt};\n" for stmt in statements)
-            branches.append(f"  IF TG_OP = '{event}' THEN\n{body}  END IF;\n")
-        ret = "OLD" if table == "respondents" else "NULL"  # BEFORE DELETE must return OLD to go ahead
-        fn = f"idmx_{table}_tallies"
-        out.append(f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{''.join(branches)}"
-                   f"  RETURN {ret};\nEND\n$$")
-        for event in events:
-            name = f"trg_{table}_{event.lower()}_tallies"
-            timing = "BEFORE" if (table, event) == ("respondents", "DELETE") else "AFTER"
-            what = "UPDATE OF segment_id, state_id" if (table, event) == ("respondents", "UPDATE") else event
-            when = f" WHEN ({_CHANGED[table].replace(' IS NOT ', ' IS DISTINCT FROM ')})" if event == "UPDATE" else ""
-            out.append(f"CREATE TRIGGER {name} {timing} {what} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {fn}()")
+    for name, table, timing, event, when, statements in TRIGGERS:
+        body = "".join(f"  {stmt};\n" for stmt in statements)
+        ret = "OLD" if timing == "BEFORE" else "NULL"  # a BEFORE DELETE returning NULL would cancel the delete
+        out.append(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{body}  RETURN {ret};\nEND\n$$")
+        condition = f" WHEN ({when.replace(' IS NOT ', ' IS DISTINCT FROM ')})" if when else ""
+        out.append(f"CREATE TRIGGER {name} {timing} {event} ON {table} FOR EACH ROW{condition} EXECUTE FUNCTION {name}()")
     return out
 
 
@@ -196,7 +224,12 @@ BACKFILL = [
     GROUP BY consultation_id, proposal_id, segment_key, state_key""",
     "UPDATE respondents SET n_exposures = (SELECT count(*) FROM exposures e WHERE e.respondent_id = respondents.id),"
     " n_votes = (SELECT count(*) FROM votes v WHERE v.respondent_id = respondents.id)",
+    """INSERT INTO cell_respondents (consultation_id, segment_key, state_key, exposed, voted)
+    SELECT consultation_id, coalesce(segment_id, 0), coalesce(state_id, 0),
+           sum(CASE WHEN n_exposures > 0 THEN 1 ELSE 0 END), sum(CASE WHEN n_votes > 0 THEN 1 ELSE 0 END)
+    FROM respondents GROUP BY consultation_id, coalesce(segment_id, 0), coalesce(state_id, 0)""",
 ]
+
 
 
 def upgrade() -> None:
@@ -220,8 +253,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('consultation_id', 'proposal_id', 'segment_key', 'state_key', name=op.f('pk_vote_tallies')),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        'cell_respondents',
+        sa.Column('consultation_id', sa.Integer(), nullable=False),
+        sa.Column('segment_key', sa.Integer(), nullable=False),
+        sa.Column('state_key', sa.Integer(), nullable=False),
+        sa.Column('exposed', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('voted', sa.Integer(), server_default='0', nullable=False),
+        sa.CheckConstraint('exposed >= 0 AND voted >= 0', name=op.f('ck_cell_respondents_counts_non_negative')),
+        sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_cell_respondents_consultation_id_consultations'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('consultation_id', 'segment_key', 'state_key', name=op.f('pk_cell_respondents')),
+        sqlite_with_rowid=False,
+    )
     with op.batch_alter_table('respondents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('n_exposures', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('n_exposures'
+, sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('n_votes', sa.Integer(), server_default='0', nullable=False))
         batch_op.create_check_constraint(op.f('ck_respondents_row_counts_non_negative'), 'n_exposures >= 0 AND n_votes >= 0')
     for stmt in BACKFILL:
@@ -232,13 +278,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for table, events in TRIGGERS.items():
-        for event in events:
-            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_{event.lower()}_tallies" + ("" if sqlite else f" ON {table}"))
+    for name, table, *_ in TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + ("" if sqlite else f" ON {table}"))
         if not sqlite:
-            op.execute(f"DROP FUNCTION IF EXISTS idmx_{table}_tallies()")
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     with op.batch_alter_table('respondents', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_respondents_row_counts_non_negative'), type_='check')
         batch_op.drop_column('n_votes')
         batch_op.drop_column('n_exposures')
+    op.drop_table('cell_respondents')
     op.drop_table('vote_tallies')

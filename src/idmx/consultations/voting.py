@@ -1,11 +1,13 @@
 """The vote hot path: approval and rating votes in one connection and one transaction.
 
-Two statements for a returning respondent, which is most votes: one read of the consultation, the
-proposal and the respondent (locking the proposal row against a concurrent merge or hide on
-PostgreSQL), then one write. On PostgreSQL the exposure and the vote go in one statement (a
-data-modifying CTE); SQLite has no such CTEs, so there they are two. A first-time respondent costs
-one more insert, and their first action one update; a returning one is never rewritten, so a vote
-does not leave a dead respondent row behind on PostgreSQL.
+Two statements for a returning respondent's rating, which is most votes: one read of the
+consultation, the proposal and the respondent (locking the proposal row against a concurrent merge
+or hide on PostgreSQL), then one write; approval adds the exposure first, as its own statement. (A
+data-modifying CTE would save PostgreSQL that round trip, but the tally triggers of both rows would
+then run at the end of the one statement, each seeing the other's row, and count the supporter
+twice.) A first-time respondent costs one more insert, and their first action one update; a
+returning one is never rewritten, so a vote does not leave a dead respondent row behind on
+PostgreSQL.
 
 The statements are built once per dialect with bind parameters and run through Core: building an
 ON CONFLICT statement (`excluded` copies the table) and ORM unit-of-work bookkeeping cost more than
@@ -93,15 +95,7 @@ def _statements(dialect: str) -> dict[str, Any]:
     withdraw = delete(V).where(V.c.respondent_id == bindparam("respondent_id"), V.c.proposal_id == bindparam("proposal_id"))
     st = {"target": target, "respondent": respondent, "participated": participated, "exposure": exposure,
           "vote": vote, "withdraw": withdraw}
-    if dialect == "postgresql":
-        # One round trip instead of two: the exposure rides along in a data-modifying CTE.
-        st["exposed_vote"] = _with_exposure(vote, exposure)
-        st["exposed_withdraw"] = _with_exposure(withdraw, exposure)
     return st
-
-
-def _with_exposure(statement: Any, exposure: Any) -> Any:
-    return statement.add_cte(exposure.cte("exposed"))
 
 
 def check_open(target: VoteTarget, now: datetime) -> None:
@@ -154,9 +148,6 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int 
         params["respondent_id"] = respondent_id
         write, write_params = ("withdraw", params) if value is None else ("vote", {**params, "value": value})
         if target.voting_method == m.VotingMethod.approval:
-            if "exposed_" + write in st:
-                write = "exposed_" + write
-            else:
-                conn.execute(st["exposure"], params)
+            conn.execute(st["exposure"], params)
         conn.execute(st[write], write_params)
     return target, value

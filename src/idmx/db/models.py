@@ -350,6 +350,22 @@ class VoteTally(Base):
     )
 
 
+class CellRespondents(Base):
+    """Respondents per weighting cell with approval exposures and with votes, kept by triggers
+    (migration 0007) from ``Respondent.n_exposures`` / ``n_votes``; keys as in `VoteTally`."""
+
+    __tablename__ = "cell_respondents"
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True)
+    segment_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    exposed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    voted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __table_args__ = (
+        CheckConstraint("exposed >= 0 AND voted >= 0", name="counts_non_negative"),
+        {"sqlite_with_rowid": False},
+    )
+
+
 class PairwiseVote(Base):
     """One wiki-survey choice between two proposals; winner NULL means "I can't decide"."""
 

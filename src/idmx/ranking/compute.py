@@ -117,13 +117,30 @@ def _z(confidence: float) -> float:
 
 def _clean_category(values: pd.Series) -> pd.Series:
     """Categories as strings; missing or blank answers become ``NOT_STATED``."""
-    s = pd.Series(values).astype("string").str.strip()
-    s = s.fillna(NOT_STATED).mask(s == "", NOT_STATED)
-    return s.astype(object).reset_index(drop=True)
+    # Clean each distinct label once: respondents share a handful of categories.
+    codes, uniques = pd.factorize(pd.Series(values).reset_index(drop=True))
+    u = pd.Series(np.asarray(uniques, dtype=object)).astype("string").str.strip()
+    u = u.fillna(NOT_STATED).mask(u == "", NOT_STATED).astype(object).to_numpy()
+    return pd.Series(np.append(u, NOT_STATED)[codes], dtype=object)  # code -1 (missing) takes the last
 
 
 def _factorize(values: pd.Series | pd.Index | np.ndarray, what: str) -> tuple[np.ndarray, pd.Index]:
     """Integer codes and sorted unique labels (insertion order if labels are not orderable)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" and len(array):
+        # Integer ids (the usual case) without hashing: sorted input in one pass, a compact range
+        # through a lookup table.
+        if bool(np.all(array[1:] >= array[:-1])):
+            new = np.empty(len(array), dtype=bool)
+            new[0] = True
+            np.not_equal(array[1:], array[:-1], out=new[1:])
+            return np.cumsum(new, dtype=np.int64) - 1, pd.Index(array[new])
+        lo, hi = int(array.min()), int(array.max())
+        if hi - lo <= 4 * len(array):
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[array - lo] = True
+            lut = np.cumsum(present, dtype=np.int64) - 1
+            return lut[array - lo], pd.Index(np.flatnonzero(present) + lo)
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:
@@ -973,24 +990,35 @@ def per_segment(
     by: Literal["lower", "point"] = "lower",
     confidence: float = 0.95,
     scorer: Callable[..., pd.DataFrame] = approval_scores,
+    overall: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Overall and within-segment ranks side by side.
 
     ``stats_df`` is the input of ``scorer`` (default :func:`approval_scores`) plus a ``segment``
     column giving each cell's segment. Returns ``proposal_id, rank_overall, rank_<segment>...``
     (segments sorted; nullable integer ranks). A proposal nobody in a segment voted on has no rank
-    there (<NA>).
+    there (<NA>). ``overall``: the overall ranking (:func:`rank` of the scores), if the caller has it.
     """
     _require_frame(stats_df, "stats", ["proposal_id", segment])
-    overall = rank(scorer(stats_df.drop(columns=[segment]), cell_weights, confidence), by)
+    values = stats_df.drop(columns=[segment])
+    if overall is None:  # callers that ranked the whole already pass it (``proposal_id, rank``)
+        overall = rank(scorer(values, cell_weights, confidence), by)
     out = overall[["proposal_id", "rank"]].rename(columns={"rank": "rank_overall"})
     out["rank_overall"] = out["rank_overall"].astype("Int64")
-    seg = _clean_category(stats_df[segment])
-    for name in sorted(pd.unique(seg)):
-        sub = stats_df[(seg == name).to_numpy()].drop(columns=[segment])
-        scored = scorer(sub, cell_weights, confidence)
-        scored = scored[scored["n_votes"] > 0]
-        ranked = rank(scored, by)[["proposal_id", "rank"]].rename(columns={"rank": f"rank_{name}"})
-        out = out.merge(ranked, on="proposal_id", how="left")
-        out[f"rank_{name}"] = out[f"rank_{name}"].astype("Int64")
+    # Clean the few distinct labels, not every row's (most rows share a handful of segments).
+    codes, labels = pd.factorize(stats_df[segment], use_na_sentinel=False)
+    cleaned = _clean_category(pd.Series(labels, dtype=object)).to_numpy()
+    names = sorted(set(cleaned))
+    seg = np.searchsorted(np.asarray(names, dtype=object), cleaned)[codes]
+    # One scorer call over (proposal, segment) keys: each key sums the same rows in the same order
+    # as scoring that segment's rows alone would, so the figures are identical, without a pass per segment.
+    pcodes, pids = _proposal_codes(values)
+    k = len(names)
+    scored = scorer(values.assign(proposal_id=pcodes * k + seg), cell_weights, confidence)
+    scored = scored[scored["n_votes"] > 0]
+    key = scored["proposal_id"].to_numpy()
+    for j, name in enumerate(names):
+        sub = scored[key % k == j].assign(proposal_id=pids.to_numpy()[key[key % k == j] // k])
+        ranks = rank(sub, by).set_index("proposal_id")["rank"]
+        out[f"rank_{name}"] = ranks.reindex(out["proposal_id"].to_numpy()).astype("Int64").to_numpy()
     return out

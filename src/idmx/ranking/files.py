@@ -47,7 +47,7 @@ these methods hash those instead of the rows and a run never reads every vote.
 statistics <h_S>\ntargets <h_T>\n")`` with ``h_R`` and ``h_T`` as in format 2 and ``h_S`` hashing the
 header line (``proposal_id,cell,`` and the statistics' names), ``proposals <len(P)>\n`` and ``P``
 one per line (the sorted distinct proposal ids, as in format 2), ``rows <n>\n``, then every row as
-little-endian int64 (proposal code, cell, statistics...) sorted by proposal code and cell, where a
+little-endian int32 (proposal code, cell, statistics...) sorted by proposal code and cell, where a
 cell is its line number (from 0) in the canonical table of ``h_R``. Pairwise keeps format 2: its
 intervals depend on which comparisons each respondent made.
 
@@ -234,11 +234,12 @@ def statistics_fingerprint(
     _hash_cells(fp, cells, variables)
     ids, codes = _codes(stats["proposal_id"].to_numpy())
     n = len(stats)
-    table = np.empty((n, 2 + len(columns)), dtype="<i8")
-    table[:, 0] = codes
-    table[:, 1] = stats["cell"].to_numpy(dtype=np.int64)
-    for j, col in enumerate(columns):
-        table[:, 2 + j] = stats[col].to_numpy(dtype=np.int64)
+    table = np.empty((n, 2 + len(columns)), dtype="<i4")
+    for j, values in enumerate([codes, stats["cell"], *(stats[c] for c in columns)]):
+        values = np.asarray(values, dtype=np.int64)
+        if n and (values.min() < 0 or values.max() >= 2**31):
+            raise ValueError("statistics out of the fingerprint's 32-bit range")
+        table[:, j] = values
     if n > 1:
         step = np.diff(table[:, 0])
         if np.any((step < 0) | ((step == 0) & (np.diff(table[:, 1]) <= 0))):

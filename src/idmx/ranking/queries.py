@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from idmx.db import models as m
@@ -218,13 +218,18 @@ def respondent_cells(session: Session, consultation_id: int, method: str) -> pd.
     """Respondents of the ranking per cell: columns ``segment, state, respondents, segment_key,
     state_key`` (the ids, 0 for not stated, as in `tally_rows`), sorted by the category labels."""
     method = _method(method)
-    sql = (
-        "SELECT r.segment_id, r.state_id, count(*) FROM respondents r"
-        f" WHERE r.consultation_id = :c AND {_has_rows(method)} GROUP BY r.segment_id, r.state_id"
-    )
-    frame = _frame(session, sql, {"c": consultation_id}, ["segment_id", "state_id", "respondents"])
+    if method == "pairwise":
+        sql = (
+            "SELECT coalesce(r.segment_id, 0), coalesce(r.state_id, 0), count(*) FROM respondents r"
+            f" WHERE r.consultation_id = :c AND {_has_rows(method)} GROUP BY r.segment_id, r.state_id"
+        )
+    else:  # kept per cell by the triggers (`idmx.ranking.tallies`)
+        count = "exposed" if method == "approval" else "voted"
+        sql = (f"SELECT segment_key, state_key, {count} FROM cell_respondents"
+               f" WHERE consultation_id = :c AND {count} > 0")
+    frame = _frame(session, sql, {"c": consultation_id}, ["segment_key", "state_key", "respondents"])
     for var in VARIABLES:
-        frame[f"{var}_key"] = frame[f"{var}_id"].fillna(0).astype(np.int64)
+        frame[f"{var}_id"] = frame[f"{var}_key"].where(frame[f"{var}_key"] != 0)
     frame = _label(frame, category_labels(session))
     columns = ["segment", "state", "respondents", "segment_key", "state_key"]
     return frame[columns].sort_values(list(VARIABLES), ignore_index=True)
@@ -232,43 +237,77 @@ def respondent_cells(session: Session, consultation_id: int, method: str) -> pd.
 
 TALLY_VALUES = {"approval": ("exposures", "supporters"), "rating": ("n", "total", "total_sq")}
 
+# Each tally row read as a few 63-bit integers, (field, bits) each. They fit when segment and state
+# ids are below 1024 and every cell has fewer than 2**21 respondents: a cell's exposures, supporters
+# and ratings never exceed its respondents, a rating sum 5 times and a sum of squares 25 times them.
+_WORDS = {
+    "approval": ((("segment_key", 10), ("state_key", 10), ("exposures", 21), ("supporters", 21)),),
+    "rating": ((("segment_key", 10), ("state_key", 10), ("n", 21)), (("total", 24), ("total_sq", 26))),
+}
 
-def tally_rows(session: Session, consultation_id: int, method: str) -> np.ndarray:
+
+def _packed(word: tuple[tuple[str, int], ...]) -> str:
+    expr = f"CAST(t.{word[0][0]} AS BIGINT)"  # 64-bit arithmetic on PostgreSQL too
+    for field, bits in word[1:]:
+        expr = f"({expr}) * {1 << bits} + t.{field}"
+    return expr
+
+
+def _unpack(values: np.ndarray, word: tuple[tuple[str, int], ...]) -> list[np.ndarray]:
+    if len(word) == 1:
+        return [values]
+    out = []
+    for _, bits in reversed(word):
+        out.append(values & ((1 << bits) - 1))
+        values = values >> bits
+    return out[::-1]
+
+
+def tally_rows(session: Session, consultation_id: int, method: str, max_cell_respondents: int | None = None) -> np.ndarray:
     """The kept tallies of the published proposals as an int64 array, one row per proposal and cell
     with rows: ``proposal_id, segment_key, state_key`` and the method's `TALLY_VALUES`, grouped by
-    proposal (cells in no particular order).
+    proposal in ascending order (cells in no particular order).
 
     The rows a ranking reads grow with proposals x cells, never with votes: the database's triggers
-    keep them (`idmx.ranking.tallies`). Approval counts cells with exposures, rating cells with
-    votes. One text list per proposal (``group_concat`` / ``string_agg``), parsed by numpy: a Python
-    tuple per row would cost more than the database's whole scan.
+    keep them (`idmx.ranking.tallies`). Approval keeps cells with exposures, rating cells with
+    votes. The database returns one text list per proposal (``group_concat`` / ``string_agg``) of
+    the rows packed into integers (`_WORDS`), which numpy parses and unpacks: a Python tuple per row,
+    or formatting each field as text, would cost more than the database's whole scan. Unpublished proposals
+    and empty cells are dropped here rather than in SQL (a filter per row costs more than the rows).
     """
     method = _method(method)
     if method == "pairwise":
         raise ValueError("pairwise comparisons have no tallies")
-    values = TALLY_VALUES[method]
-    fields = ("segment_key", "state_key", *values)
-    present = "t.exposures > 0" if method == "approval" else "t.n > 0"
-    if _is_sqlite(session):
-        packed = "group_concat(" + " || ',' || ".join(f"t.{f}" for f in fields) + ")"
-    else:
-        packed = "string_agg(concat_ws(','" + "".join(f", t.{f}" for f in fields) + "), ',')"
-    sql = (
-        f"SELECT t.proposal_id, {packed} FROM vote_tallies t WHERE t.consultation_id = :c AND {present}"
-        f" AND t.proposal_id NOT IN {_UNPUBLISHED} GROUP BY t.proposal_id"
-    )
-    width = len(fields) + 1
+    words = _WORDS[method]
+    top = max(session.scalar(text("SELECT max(id) FROM segments")) or 0, session.scalar(text("SELECT max(id) FROM states")) or 0)
+    if max_cell_respondents is None or max_cell_respondents >= 1 << 21 or top >= 1 << 10:  # one integer a field
+        words = tuple(((f, 0),) for f in ("segment_key", "state_key", *TALLY_VALUES[method]))
+    # ``max_cell_respondents`` (the largest cell of `respondent_cells`) bounds the values; without it
+    # every field is its own list.
+    agg = "group_concat({})" if _is_sqlite(session) else "string_agg(({})::text, ',')"
+    lists = ", ".join(agg.format(_packed(word)) for word in words)
+    sql = (f"SELECT t.proposal_id, {lists} FROM vote_tallies t WHERE t.consultation_id = :c"
+           " GROUP BY t.proposal_id ORDER BY t.proposal_id")
     parts = []
-    for part in _stream(session, sql, {"c": consultation_id}, 10_000):
-        flat = np.fromstring(",".join([row[1] for row in part]), dtype=np.int64, sep=",")
-        if len(flat) % len(fields):
-            raise RuntimeError("malformed tally lists from the database")
-        block = np.empty((len(flat) // len(fields), width), dtype=np.int64)
-        block[:, 1:] = flat.reshape(-1, len(fields))
-        lens = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part)) // len(fields)
-        block[:, 0] = np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)
-        parts.append(block)
-    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+    # A few thousand rows (one per proposal): fetched whole. A server-side cursor would make
+    # PostgreSQL plan for the first rows (a sorted walk instead of hashing), twice as slow here.
+    for part in [session.execute(text(sql), {"c": consultation_id}).all()]:
+        lens = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
+        columns = [np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)]
+        for k, word in enumerate(words, start=1):
+            values = np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",")
+            if len(values) != len(columns[0]):  # every list steps over the same rows
+                raise RuntimeError("misaligned tally lists from the database")
+            columns.extend(_unpack(values, word))
+        parts.append(np.column_stack(columns))
+    rows = np.concatenate(parts) if parts else np.zeros((0, 3 + len(TALLY_VALUES[method])), dtype=np.int64)
+    unpublished = list(session.scalars(
+        text("SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published'"), {"c": consultation_id}
+    ))
+    keep = rows[:, 3] > 0
+    if unpublished:
+        keep &= ~np.isin(rows[:, 0], np.asarray(unpublished, dtype=np.int64))
+    return rows[keep]
 
 
 def pairwise_wins(session: Session, consultation_id: int) -> pd.DataFrame:

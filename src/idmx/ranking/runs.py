@@ -167,29 +167,46 @@ def _plain(x: Any) -> Any:
     return int(x) if isinstance(x, np.integer) else (str(x) if not isinstance(x, (int, str)) else x)
 
 
+def _column(series: pd.Series, convert: Callable[[Any], Any]) -> list[Any]:
+    """A column as plain Python values (``convert`` each), missing values as None.
+
+    Plain integer and float columns take a fast path with the same result as ``convert`` per value.
+    """
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
+    if kind in "iu" and kind:
+        return series.tolist()
+    if kind == "f" and convert is _round:
+        return [None if v != v else round(v, files.DECIMALS) + 0.0 for v in series.tolist()]
+    missing = series.isna().to_numpy()
+    values = series.astype(object).tolist()
+    return [None if gone else convert(v) for v, gone in zip(values, missing)]
+
+
+def _records(frame: pd.DataFrame, converters: dict[str, Callable[[Any], Any]]) -> list[dict[str, Any]]:
+    columns = list(frame.columns)
+    lists = [_column(frame[c], converters.get(c, _plain)) for c in columns]
+    return [dict(zip(columns, row)) for row in zip(*lists)]
+
+
 def result_rows(ranked: pd.DataFrame, method: str) -> list[dict[str, Any]]:
     """Rows as stored and printed: rank, proposal_id, score, ci_low, ci_high, n_eff, n_votes
     (+ theta for pairwise), floats rounded to 10 decimals, NaN as None."""
     columns = list(files.RESULT_COLUMNS) + (["theta"] if method == "pairwise" else [])
-    out = []
-    for rec in ranked[columns].itertuples(index=False):
-        row = dict(zip(columns, rec))
-        row = {k: (_plain(v) if k == "proposal_id" else _round(v)) for k, v in row.items()}
-        out.append(row)
-    return out
+    return _records(ranked[columns], {c: _round for c in columns if c != "proposal_id"})
 
 
-def _segment_ranks(inputs: CellInputs, weights: pd.Series, params: RunParams) -> list[dict[str, Any]] | None:
+def _segment_ranks(
+    inputs: CellInputs, weights: pd.Series, params: RunParams, overall: pd.DataFrame
+) -> list[dict[str, Any]] | None:
     if inputs.method == "pairwise" or "segment" not in inputs.variables:
         return None
     stats = inputs.stats.copy()
-    stats["segment"] = inputs.cells["segment"].to_numpy()[stats["cell"].to_numpy()]
+    # Categorical: the segment of each of the many statistics rows without a string per row.
+    codes, labels = pd.factorize(inputs.cells["segment"])
+    stats["segment"] = pd.Categorical.from_codes(codes[stats["cell"].to_numpy()], categories=labels)
     scorer = compute.approval_scores if inputs.method == "approval" else compute.rating_scores
-    table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, scorer)
-    return [
-        {k: (None if pd.isna(v) else _plain(v)) for k, v in rec.items()}
-        for rec in table.to_dict(orient="records")
-    ]
+    table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, scorer, overall)
+    return _records(table, {})
 
 
 def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
@@ -221,7 +238,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         rows = result_rows(ranked, inputs.method)
         timings["scores"] = time.perf_counter() - t
         t = time.perf_counter()
-        segment_ranks = _segment_ranks(inputs, weights, params)
+        segment_ranks = _segment_ranks(inputs, weights, params, ranked)
         timings["segment_ranks"] = time.perf_counter() - t
     total_w = float((counts * w).sum())
     n_eff = total_w**2 / float((counts * w * w).sum()) if total_w > 0 else 0.0
@@ -359,7 +376,8 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
         targets, source = _effective_targets(queries.stored_targets(s, consultation_id), cells, params)
         stats = None
         if method != "pairwise":
-            stats = _tally_stats(queries.tally_rows(s, consultation_id, method), cell_counts, method)
+            largest = int(cell_counts["respondents"].max())
+            stats = _tally_stats(queries.tally_rows(s, consultation_id, method, largest), cell_counts, method)
             if len(stats) == 0:
                 raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
         timings["aggregate"] = time.perf_counter() - t
@@ -400,7 +418,18 @@ def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> p
     cell = lut[tally[:, 1] * width + tally[:, 2]]
     if (cell < 0).any():
         raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
-    order = np.argsort(tally[:, 0] * len(keys) + cell, kind="stable")
+    # Rows come grouped by proposal in ascending id order; put each group in cell order through a
+    # (proposal, cell) table of row numbers: a counting sort, linear in the rows.
+    ids = tally[:, 0]
+    if len(ids) > 1 and bool(np.any(ids[1:] < ids[:-1])):
+        raise RankingError("tallies must come grouped by proposal in ascending order")
+    group = np.cumsum(np.concatenate([[False], ids[1:] != ids[:-1]]), dtype=np.int64)
+    slots = np.full((int(group[-1]) + 1 if len(ids) else 0, len(keys)), -1, dtype=np.int64)
+    slots[group, cell] = np.arange(len(ids))
+    order = slots.ravel()
+    order = order[order >= 0]
+    if len(order) != len(ids):
+        raise RankingError("a proposal has two tallies for one weighting cell")
     frame = pd.DataFrame({"proposal_id": tally[order, 0], "cell": cell[order]})
     for j, col in enumerate(VALUES[method]):
         frame[col] = tally[order, 3 + j]

@@ -1,7 +1,7 @@
 """The vote tallies that database triggers keep (migration 0007), checked and rebuilt from the rows.
 
 `m.VoteTally` holds, per proposal and weighting cell, what a ranking needs; `m.Respondent`'s
-``n_exposures`` / ``n_votes`` say who has rows. Triggers keep both current on every write, so the
+``n_exposures`` / ``n_votes`` say who has rows and `m.CellRespondents` counts those per cell. Triggers keep both current on every write, so the
 application never writes them. This module recomputes them from the exposures and votes:
 `differences` for tests and the ``idmx tallies check`` command, `rebuild` to repair or to fill
 them after a bulk load that bypassed triggers (PostgreSQL ``session_replication_role = replica``).
@@ -39,6 +39,12 @@ FROM (
 GROUP BY consultation_id, proposal_id, segment_key, state_key
 """
 
+_CELLS = """
+SELECT coalesce(segment_id, 0), coalesce(state_id, 0),
+       sum(CASE WHEN n_exposures > 0 THEN 1 ELSE 0 END), sum(CASE WHEN n_votes > 0 THEN 1 ELSE 0 END)
+FROM respondents WHERE consultation_id = :c GROUP BY coalesce(segment_id, 0), coalesce(state_id, 0)
+"""
+
 _COUNTS = """
 SELECT r.id, r.n_exposures, r.n_votes,
        (SELECT count(*) FROM exposures e WHERE e.respondent_id = r.id),
@@ -66,19 +72,41 @@ def differences(session: Session, consultation_id: int) -> list[str]:
     for rid, n_exp, n_votes, exp, votes in session.execute(text(_COUNTS), params):
         if (n_exp, n_votes) != (exp, votes):
             out.append(f"respondent {rid}: kept {n_exp} exposures and {n_votes} votes, rows give {exp} and {votes}")
+    kept_cells = {
+        (seg, st): (exposed, voted)
+        for seg, st, exposed, voted in session.execute(
+            text("SELECT segment_key, state_key, exposed, voted FROM cell_respondents WHERE consultation_id = :c"), params
+        )
+    }
+    fresh_cells = {(seg, st): (int(e), int(v)) for seg, st, e, v in session.execute(text(_CELLS), params)}
+    for key in sorted(set(kept_cells) | set(fresh_cells)):
+        have, want = kept_cells.get(key, (0, 0)), fresh_cells.get(key, (0, 0))
+        if have != want:
+            out.append(f"cell (segment {key[0]}, state {key[1]}): kept {have[0]} exposed and {have[1]} voting"
+                       f" respondents, rows give {want[0]} and {want[1]}")
     return out
 
 
 def rebuild(session: Session, consultation_id: int) -> None:
-    """Recompute a consultation's tallies and respondent counts from its rows (in the caller's transaction)."""
+    """Recompute a consultation's tallies and respondent counts from its rows (in the caller's
+    transaction)."""
     params = {"c": consultation_id}
     session.execute(text("DELETE FROM vote_tallies WHERE consultation_id = :c"), params)
     session.execute(text(f"INSERT INTO vote_tallies ({', '.join(_KEY + VALUES)}) {_RECOMPUTED}"), params)
+    # Emptied first so that the cell triggers, which fire as the respondents' counts change, never
+    # take a respondent out of a wrong count below zero.
+    session.execute(text("DELETE FROM cell_respondents WHERE consultation_id = :c"), params)
     session.execute(
         text(
             "UPDATE respondents SET n_exposures = (SELECT count(*) FROM exposures e WHERE e.respondent_id = respondents.id),"
             " n_votes = (SELECT count(*) FROM votes v WHERE v.respondent_id = respondents.id)"
             " WHERE consultation_id = :c"
         ),
+        params,
+    )
+    session.execute(text("DELETE FROM cell_respondents WHERE consultation_id = :c"), params)
+    session.execute(
+        text(f"INSERT INTO cell_respondents (consultation_id, segment_key, state_key, exposed, voted) SELECT :c, *"
+             f" FROM ({_CELLS}) cells"),
         params,
     )
