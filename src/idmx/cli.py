@@ -104,6 +104,46 @@ def db_downgrade(revision: str) -> None:
     _migrate("downgrade", revision)
 
 
+@db.command("tallies")
+@click.option("--consultation", "slug", metavar="SLUG", help="Only this consultation (default: every one).")
+@click.option("--rebuild", is_flag=True, help="Recompute the tallies from the votes instead of only checking them.")
+def db_tallies(slug: str | None, rebuild: bool) -> None:
+    """Check the vote tallies the database's triggers keep against the votes, or rebuild them.
+
+    Rebuild after loading votes with triggers off (e.g. PostgreSQL COPY in replica mode); on
+    PostgreSQL votes wait while it runs. A check that finds differences exits with status 1 and
+    lists them.
+    """
+    from sqlalchemy import select
+
+    from idmx.db import models as m
+    from idmx.ranking import tallies
+
+    database = _database(_settings())
+    try:
+        with database.write() if rebuild else database.read() as s:
+            stmt = select(m.Consultation.id, m.Consultation.slug).order_by(m.Consultation.id)
+            if slug is not None:
+                stmt = stmt.where(m.Consultation.slug == slug)
+            found = s.execute(stmt).all()
+            if slug is not None and not found:
+                raise click.ClickException(f"no consultation with slug {slug!r}")
+            problems = []
+            for cid, cslug in found:
+                if rebuild:
+                    tallies.rebuild(s, cid)
+                problems.extend(f"{cslug}: {line}" for line in tallies.differences(s, cid))
+    finally:
+        database.dispose()
+    for line in problems:
+        click.echo(line)
+    verb = "rebuilt" if rebuild else "checked"
+    click.echo(f"idmx: tallies of {len(found)} consultation(s) {verb}: "
+               + (f"{len(problems)} difference(s)" if problems else "they match the votes"), err=True)
+    if problems:
+        sys.exit(1)
+
+
 def _migrate(direction: str, revision: str) -> None:
     from idmx import migrations
 

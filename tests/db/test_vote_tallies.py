@@ -788,3 +788,27 @@ def test_rebuild_restores_the_tallies_after_corruption(db, corruption):
         _vote(s, cid, pids[0], rid)
         s.execute(delete(m.Vote).where(m.Vote.respondent_id == rids[2]))
     assert _differences(db, cid) == []
+
+
+def test_the_command_line_checks_and_rebuilds_tallies(db, tmp_path):
+    from click.testing import CliRunner
+
+    from idmx.cli import main
+
+    cid, _, _ = _populated(db)
+    slug = next(c.slug for c in f.rows(db, m.Consultation) if c.id == cid)
+    env = {"IDMX_DATABASE_URL": db.url, "IDMX_VAR_DIR": str(tmp_path / "var"), "IDMX_ENV": "test"}
+    runner = CliRunner()
+    ok = runner.invoke(main, ["db", "tallies", "--consultation", slug], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "they match the votes" in ok.output
+    with db.write() as s:  # a bulk load with triggers off would leave this
+        s.execute(text("DELETE FROM vote_tallies WHERE consultation_id = :c"), {"c": cid})
+    broken = runner.invoke(main, ["db", "tallies", "--consultation", slug], env=env)
+    assert broken.exit_code == 1
+    assert f"{slug}: tally" in broken.output and "difference(s)" in broken.output
+    fixed = runner.invoke(main, ["db", "tallies", "--rebuild"], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert _differences(db, cid) == []
+    missing = runner.invoke(main, ["db", "tallies", "--consultation", "no-existe"], env=env)
+    assert missing.exit_code != 0 and "no consultation with slug 'no-existe'" in missing.output

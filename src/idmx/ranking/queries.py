@@ -265,44 +265,57 @@ def _unpack(values: np.ndarray, word: tuple[tuple[str, int], ...]) -> list[np.nd
 
 def tally_rows(session: Session, consultation_id: int, method: str, max_cell_respondents: int | None = None) -> np.ndarray:
     """The kept tallies of the published proposals as an int64 array, one row per proposal and cell
-    with rows: ``proposal_id, segment_key, state_key`` and the method's `TALLY_VALUES`, grouped by
-    proposal in ascending order (cells in no particular order).
+    with rows: ``proposal_id, segment_key, state_key`` and the method's `TALLY_VALUES`, in no
+    particular order.
 
     The rows a ranking reads grow with proposals x cells, never with votes: the database's triggers
     keep them (`idmx.ranking.tallies`). Approval keeps cells with exposures, rating cells with
-    votes. The database returns one text list per proposal (``group_concat`` / ``string_agg``) of
-    the rows packed into integers (`_WORDS`), which numpy parses and unpacks: a Python tuple per row,
-    or formatting each field as text, would cost more than the database's whole scan. Unpublished proposals
-    and empty cells are dropped here rather than in SQL (a filter per row costs more than the rows).
+    votes. The rows come packed into integers (`_WORDS`; ``max_cell_respondents``, the largest cell
+    of `respondent_cells`, bounds the values, and without it every field is its own integer) and
+    concatenated as text, which numpy parses and unpacks: a Python tuple per row would cost more
+    than the database's whole scan. SQLite returns one list per proposal (its group-by follows the
+    primary key, so grouping is free); PostgreSQL one list of (proposal, words...) for the whole
+    consultation (grouping there costs a hash of every row). Unpublished proposals and empty cells
+    are dropped here rather than in SQL (a filter per row costs more than the rows it saves).
     """
     method = _method(method)
     if method == "pairwise":
         raise ValueError("pairwise comparisons have no tallies")
     words = _WORDS[method]
     top = max(session.scalar(text("SELECT max(id) FROM segments")) or 0, session.scalar(text("SELECT max(id) FROM states")) or 0)
-    if max_cell_respondents is None or max_cell_respondents >= 1 << 21 or top >= 1 << 10:  # one integer a field
+    if max_cell_respondents is None or max_cell_respondents >= 1 << 21 or top >= 1 << 10:
         words = tuple(((f, 0),) for f in ("segment_key", "state_key", *TALLY_VALUES[method]))
-    # ``max_cell_respondents`` (the largest cell of `respondent_cells`) bounds the values; without it
-    # every field is its own list.
-    agg = "group_concat({})" if _is_sqlite(session) else "string_agg(({})::text, ',')"
-    lists = ", ".join(agg.format(_packed(word)) for word in words)
-    sql = (f"SELECT t.proposal_id, {lists} FROM vote_tallies t WHERE t.consultation_id = :c"
-           " GROUP BY t.proposal_id ORDER BY t.proposal_id")
-    parts = []
-    # A few thousand rows (one per proposal): fetched whole. A server-side cursor would make
-    # PostgreSQL plan for the first rows (a sorted walk instead of hashing), twice as slow here.
-    for part in [session.execute(text(sql), {"c": consultation_id}).all()]:
+    width = 3 + len(TALLY_VALUES[method])
+    params = {"c": consultation_id}
+    if _is_sqlite(session):
+        lists = ", ".join(f"group_concat({_packed(word)})" for word in words)
+        sql = f"SELECT t.proposal_id, {lists} FROM vote_tallies t WHERE t.consultation_id = :c GROUP BY t.proposal_id"
+        part = session.execute(text(sql), params).all()
         lens = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
-        columns = [np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)]
-        for k, word in enumerate(words, start=1):
+        flat = np.empty((int(lens.sum()), 1 + len(words)), dtype=np.int64)
+        flat[:, 0] = np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)
+        for k in range(1, 1 + len(words)):
             values = np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",")
-            if len(values) != len(columns[0]):  # every list steps over the same rows
+            if len(values) != len(flat):  # every list steps over the same rows
                 raise RuntimeError("misaligned tally lists from the database")
-            columns.extend(_unpack(values, word))
-        parts.append(np.column_stack(columns))
-    rows = np.concatenate(parts) if parts else np.zeros((0, 3 + len(TALLY_VALUES[method])), dtype=np.int64)
+            flat[:, k] = values
+    else:
+        fields = ", ".join(["t.proposal_id", *(_packed(word) for word in words)])
+        sql = f"SELECT string_agg(concat_ws(',', {fields}), ',') FROM vote_tallies t WHERE t.consultation_id = :c"
+        joined = session.execute(text(sql), params).scalar()
+        flat = np.fromstring(joined or "", dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
+        if len(flat) % (1 + len(words)):
+            raise RuntimeError("malformed tally list from the database")
+        flat = flat.reshape(-1, 1 + len(words))
+    rows = np.empty((len(flat), width), dtype=np.int64)
+    rows[:, 0] = flat[:, 0]
+    column = 1
+    for k, word in enumerate(words, start=1):
+        for values in _unpack(flat[:, k], word):
+            rows[:, column] = values
+            column += 1
     unpublished = list(session.scalars(
-        text("SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published'"), {"c": consultation_id}
+        text("SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published'"), params
     ))
     keep = rows[:, 3] > 0
     if unpublished:

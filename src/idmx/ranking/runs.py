@@ -418,17 +418,14 @@ def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> p
     cell = lut[tally[:, 1] * width + tally[:, 2]]
     if (cell < 0).any():
         raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
-    # Rows come grouped by proposal in ascending id order; put each group in cell order through a
-    # (proposal, cell) table of row numbers: a counting sort, linear in the rows.
-    ids = tally[:, 0]
-    if len(ids) > 1 and bool(np.any(ids[1:] < ids[:-1])):
-        raise RankingError("tallies must come grouped by proposal in ascending order")
-    group = np.cumsum(np.concatenate([[False], ids[1:] != ids[:-1]]), dtype=np.int64)
-    slots = np.full((int(group[-1]) + 1 if len(ids) else 0, len(keys)), -1, dtype=np.int64)
-    slots[group, cell] = np.arange(len(ids))
+    # Put the rows in (proposal, cell) order through a table of row numbers indexed by both: a
+    # counting sort, linear in the rows (the database returns them in no useful order).
+    group, _ = compute._factorize(tally[:, 0], "tallies.proposal_id")
+    slots = np.full((int(group.max()) + 1 if len(group) else 0, len(keys)), -1, dtype=np.int64)
+    slots[group, cell] = np.arange(len(group))
     order = slots.ravel()
     order = order[order >= 0]
-    if len(order) != len(ids):
+    if len(order) != len(group):
         raise RankingError("a proposal has two tallies for one weighting cell")
     frame = pd.DataFrame({"proposal_id": tally[order, 0], "cell": cell[order]})
     for j, col in enumerate(VALUES[method]):

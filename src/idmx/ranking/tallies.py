@@ -89,12 +89,19 @@ def differences(session: Session, consultation_id: int) -> list[str]:
 
 def rebuild(session: Session, consultation_id: int) -> None:
     """Recompute a consultation's tallies and respondent counts from its rows (in the caller's
-    transaction)."""
+    transaction). On PostgreSQL it locks the respondents table until the transaction ends: votes
+    wait for it."""
     params = {"c": consultation_id}
     session.execute(text("DELETE FROM vote_tallies WHERE consultation_id = :c"), params)
     session.execute(text(f"INSERT INTO vote_tallies ({', '.join(_KEY + VALUES)}) {_RECOMPUTED}"), params)
-    # Emptied first so that the cell triggers, which fire as the respondents' counts change, never
-    # take a respondent out of a wrong count below zero.
+    # The per-cell counts are recomputed whole below, so their trigger is of no use while the
+    # respondents' counts change: on PostgreSQL it is switched off for this transaction (each of
+    # thousands of updates to the same few cell rows would leave a row version the next one walks
+    # past: minutes at national scale). SQLite cannot switch a trigger off; there the counts are
+    # emptied first so that it never takes a respondent out of a wrong count below zero.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("ALTER TABLE respondents DISABLE TRIGGER trg_respondents_update_cells"))
     session.execute(text("DELETE FROM cell_respondents WHERE consultation_id = :c"), params)
     session.execute(
         text(
@@ -104,6 +111,8 @@ def rebuild(session: Session, consultation_id: int) -> None:
         ),
         params,
     )
+    if postgres:
+        session.execute(text("ALTER TABLE respondents ENABLE TRIGGER trg_respondents_update_cells"))
     session.execute(text("DELETE FROM cell_respondents WHERE consultation_id = :c"), params)
     session.execute(
         text(f"INSERT INTO cell_respondents (consultation_id, segment_key, state_key, exposed, voted) SELECT :c, *"
