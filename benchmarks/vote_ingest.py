@@ -229,6 +229,10 @@ def _check_votes(database_url: str, voters: list[Voter]) -> str:
 
     url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
     hashes = [hashlib.sha256(v.token.encode()).hexdigest() for v in voters]
+    from sqlalchemy.orm import Session
+
+    from idmx.ranking import tallies
+
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -238,6 +242,10 @@ def _check_votes(database_url: str, voters: list[Voter]) -> str:
                     "WHERE r.token_hash IN (" + ",".join(f"'{h}'" for h in hashes) + ")"
                 )
             ).scalar()
+        # The tallies that the triggers kept under 32 concurrent voters, against the votes.
+        with Session(engine) as s:
+            cid = s.scalar(text("SELECT id FROM consultations WHERE slug = 'idmx-2027'"))
+            drift = tallies.differences(s, cid)
     finally:
         engine.dispose()
     expected = sum(sum(v.supported.values()) for v in voters)
@@ -248,7 +256,8 @@ def _check_votes(database_url: str, voters: list[Voter]) -> str:
         verdict = f"within the {uncertain} broken request(s)"
     else:
         verdict = "MISMATCH"
-    return f"{stored} votes stored for the benchmark voters, {expected} expected from the answers: {verdict}"
+    kept = "tallies match the votes" if not drift else f"TALLIES DIFFER ({len(drift)}): {drift[0]}"
+    return f"{stored} votes stored for the benchmark voters, {expected} expected from the answers: {verdict}; {kept}"
 
 
 def bench_one(db: str, args: argparse.Namespace) -> Report:

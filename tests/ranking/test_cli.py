@@ -51,6 +51,14 @@ def test_the_command_line_reproduces_stored_runs(db: Database, tmp_path: Path):
         assert result.exit_code == 0, result.output
         assert FINGERPRINT.search(result.output).group(1) == run.fingerprint
         assert out.read_bytes() == files.render_ranking(run.results).encode()
+        # Approval and rating also print the rows' format 2 fingerprint, which runs stored before
+        # format 3 carry: the database's rows give the same one.
+        earlier = re.search(r"fingerprint \(format 2, [^)]*\): ([0-9a-f]{64})", result.output)
+        if method == "pairwise":
+            assert earlier is None
+        else:
+            db_rows = runs._read_db_inputs(db, cid, runs.RunParams(), keep_rows=True)
+            assert earlier.group(1) == db_rows.format2_fingerprint != run.fingerprint
         header = (tmp_path / slug / "w.csv").read_text().splitlines()[0]
         assert header == "respondent_id,weight"
 

@@ -72,6 +72,8 @@ def _rank_files(respondents, votes, mode, targets, params, out: Path, weights_ou
         _write(weights_out, "".join(files.render_weights(result.respondent_ids, result.respondent_weights)))
     s = result.summary
     click.echo(f"fingerprint: {result.fingerprint}")
+    if result.format2_fingerprint is not None:
+        click.echo(f"fingerprint (format 2, of runs stored before 2026-11-27): {result.format2_fingerprint}")
     click.echo(f"ranked {s['proposals']} proposals from {s['vote_rows']} vote rows of {s['respondents']} respondents "
                f"(Kish effective n {s['n_eff']:.1f}); wrote {out}")
 

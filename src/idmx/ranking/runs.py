@@ -340,6 +340,7 @@ class _DbInputs:
     respondent_cells: np.ndarray | None = None
     respondent_numbers: np.ndarray | None = None
     rows: np.ndarray | None = None
+    format2_fingerprint: str | None = None  # with keep_rows: the rows' format 2 fingerprint
 
 
 def _consultation_method(session, consultation_id: int, params: RunParams) -> str:
@@ -404,7 +405,7 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     inputs = CellInputs(method, variables, cells, stats.reset_index(drop=True), targets)
     if not keep_rows:
         return _DbInputs(inputs, fingerprint, source, timings)
-    return _DbInputs(inputs, fingerprint, source, timings, ids, cell_of, number, rows)
+    return _DbInputs(inputs, fingerprint, source, timings, ids, cell_of, number, rows, canon.fingerprint)
 
 
 def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> pd.DataFrame:
@@ -646,6 +647,7 @@ def write_inputs(
 class FileRun:
     rows: list[dict[str, Any]]
     fingerprint: str
+    format2_fingerprint: str | None  # approval and rating: the inputs' format 2 fingerprint, as runs before format 3
     respondent_ids: pd.Series
     respondent_weights: np.ndarray
     summary: dict[str, Any]
@@ -734,17 +736,20 @@ def rank_files(
 
     inputs, resp_cell = file_inputs(respondents, votes, targets)
     target_frame = targets.frame if targets is not None else None
+    vframe = votes.frame
+    vote_resp = pd.Index(respondents.frame["respondent_id"]).get_indexer(pd.Index(vframe["respondent_id"]))
+    # Format 2 for every method: pairwise runs use it, and approval and rating runs stored before
+    # format 3 can still be checked against the files (the command prints both).
+    canon = files.canonical_fingerprint(
+        inputs.cells, inputs.variables, resp_cell, vote_resp,
+        vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header, target_frame,
+    )
     if method == "pairwise":
-        vframe = votes.frame
-        vote_resp = pd.Index(respondents.frame["respondent_id"]).get_indexer(pd.Index(vframe["respondent_id"]))
-        canon = files.canonical_fingerprint(
-            inputs.cells, inputs.variables, resp_cell, vote_resp,
-            vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header, target_frame,
-        )
         inputs.stats = canonical_clusters(inputs.stats, respondents.frame["respondent_id"], canon.number)
-        fingerprint = canon.fingerprint
+        fingerprint, earlier = canon.fingerprint, None
     else:
         fingerprint = files.statistics_fingerprint(inputs.cells, inputs.variables, inputs.stats, method, target_frame)
+        earlier = canon.fingerprint
     weights, _ = cell_weights(inputs.cells, inputs.variables, inputs.targets, params.cap)
     if method == "pairwise" and params.ridge == 0:
         cell_by_id = pd.Series(resp_cell, index=pd.Index(respondents.frame["respondent_id"]))
@@ -754,6 +759,7 @@ def rank_files(
     return FileRun(
         rows=result.rows,
         fingerprint=fingerprint,
+        format2_fingerprint=earlier,
         respondent_ids=respondents.frame["respondent_id"],
         respondent_weights=result.cell_weights.to_numpy()[resp_cell],
         summary=result.summary,
