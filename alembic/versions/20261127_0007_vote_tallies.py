@@ -25,6 +25,7 @@ Create Date: 2026-11-27 07:45:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = '0007'
@@ -77,8 +78,8 @@ def exposure_added(x: str) -> list[str]:
 
 
 def exposure_removed(x: str) -> list[str]:
-    return [f"UPDATE vote_tallies SET exposures = exposures - 1, supporters = supporters - {_supported_vote(x)}"
-            f" WHERE {_where_cell(x)}",
+    return [(f"UPDATE vote_tallies SET exposures = exposures - 1, supporters = supporters - {_supported_vote(x)}"
+             f" WHERE {_where_cell(x)}"),
             f"UPDATE respondents SET n_exposures = n_exposures - 1 WHERE id = {x}.respondent_id AND {_alive(x)}"]
 
 
@@ -91,8 +92,8 @@ def vote_added(x: str) -> list[str]:
 
 
 def vote_removed(x: str) -> list[str]:
-    return [f"UPDATE vote_tallies SET supporters = supporters - {_exposed(x)}, n = n - 1, total = total - {x}.value,"
-            f" total_sq = total_sq - {x}.value * {x}.value WHERE {_where_cell(x)}",
+    return [(f"UPDATE vote_tallies SET supporters = supporters - {_exposed(x)}, n = n - 1, total = total - {x}.value,"
+             f" total_sq = total_sq - {x}.value * {x}.value WHERE {_where_cell(x)}"),
             f"UPDATE respondents SET n_votes = n_votes - 1 WHERE id = {x}.respondent_id AND {_alive(x)}"]
 
 
@@ -102,8 +103,8 @@ def _respondent_rows(x: str, p: str) -> list[str]:
     voted = f"FROM votes v WHERE v.respondent_id = {x}.id AND v.proposal_id = {p}"
     return [
         f"(SELECT count(*) {exposed})",
-        f"(SELECT count(*) {exposed} AND EXISTS (SELECT 1 FROM votes v WHERE v.respondent_id = e.respondent_id"
-        " AND v.proposal_id = e.proposal_id AND v.value = 1))",
+        (f"(SELECT count(*) {exposed} AND EXISTS (SELECT 1 FROM votes v WHERE v.respondent_id = e.respondent_id"
+         " AND v.proposal_id = e.proposal_id AND v.value = 1))"),
         f"(SELECT count(*) {voted})",
         f"(SELECT coalesce(sum(v.value), 0) {voted})",
         f"(SELECT coalesce(sum(v.value * v.value), 0) {voted})",
@@ -222,8 +223,8 @@ BACKFILL = [
         FROM votes v JOIN respondents r ON r.id = v.respondent_id
     ) rows
     GROUP BY consultation_id, proposal_id, segment_key, state_key""",
-    "UPDATE respondents SET n_exposures = (SELECT count(*) FROM exposures e WHERE e.respondent_id = respondents.id),"
-    " n_votes = (SELECT count(*) FROM votes v WHERE v.respondent_id = respondents.id)",
+    ("UPDATE respondents SET n_exposures = (SELECT count(*) FROM exposures e WHERE e.respondent_id = respondents.id),"
+     " n_votes = (SELECT count(*) FROM votes v WHERE v.respondent_id = respondents.id)"),
     """INSERT INTO cell_respondents (consultation_id, segment_key, state_key, exposed, voted)
     SELECT consultation_id, coalesce(segment_id, 0), coalesce(state_id, 0),
            sum(CASE WHEN n_exposures > 0 THEN 1 ELSE 0 END), sum(CASE WHEN n_votes > 0 THEN 1 ELSE 0 END)

@@ -18,7 +18,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from idmx.consultations import voting
 from idmx.db import models as m

@@ -90,8 +90,8 @@ __all__ = [
     "read_votes",
     "render_ranking",
     "render_weights",
-    "statistics_fingerprint",
     "respondent_lines",
+    "statistics_fingerprint",
     "target_lines",
     "vote_lines",
 ]

@@ -30,6 +30,7 @@ it pins BLAS to one thread (``threadpool_limits(1)``) so concurrent runs do not 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -176,7 +177,7 @@ def _column(series: pd.Series, convert: Callable[[Any], Any]) -> list[Any]:
     if kind in "iu" and kind:
         return series.tolist()
     if kind == "f" and convert is _round:
-        return [None if v != v else round(v, files.DECIMALS) + 0.0 for v in series.tolist()]
+        return [None if math.isnan(v) else round(v, files.DECIMALS) + 0.0 for v in series.tolist()]
     missing = series.isna().to_numpy()
     values = series.astype(object).tolist()
     return [None if gone else convert(v) for v, gone in zip(values, missing)]
