@@ -2,12 +2,13 @@
 
     inputs --(cells + sufficient statistics)--> compute_ranking --> rows --> RankingRun / ranking.csv
 
-* `run_for_consultation` reads a consultation's inputs in one snapshot: the sufficient statistics
-  per proposal and weighting cell (aggregated by the database, `idmx.ranking.queries`) and, streamed
-  once into an int64 array (24 bytes a row), the input rows that the fingerprint hashes (so a run
-  reads the votes twice: once inside the database, once as a stream). The fingerprint numbers the
-  respondents by their content, so it does not depend on their ids (`files.canonical_fingerprint`).
-  Pairwise runs count the per-respondent pair clusters from that same stream, relabelled with those
+* `run_for_consultation` reads a consultation's inputs in one snapshot. Approval and rating: the
+  sufficient statistics per proposal and weighting cell that the database's triggers keep
+  (`idmx.ranking.tallies`, read by `queries.tally_rows`), fingerprinted as statistics
+  (`files.statistics_fingerprint`, format 3); a run never reads the votes. Pairwise: the input rows,
+  streamed once into an int64 array (24 bytes a row) and fingerprinted with the respondents numbered
+  by their content, so that it does not depend on their ids (`files.canonical_fingerprint`, format
+  2); the per-respondent pair clusters are counted from that same stream, relabelled with those
   numbers (`canonical_clusters`, so the file path sees the same rows in the same order). It then
   computes outside the transaction and stores an immutable `RankingRun`.
 * `rank_files` does the same from R.csv / V.csv / T.csv (`idmx.ranking.files`): it reduces the rows
