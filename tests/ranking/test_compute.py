@@ -734,6 +734,27 @@ def test_prop_raked_weights_meet_every_margin(frames):
 
 
 @PROPS
+@given(survey_frames(), st.sampled_from([None, 2.0]))
+def test_prop_raking_counted_rows_equals_raking_the_repeated_rows(frames, cap):
+    """Both ranking paths rake one row per weighting cell with its respondent count: the weights,
+    iterations and diagnostics must be exactly those of raking every respondent."""
+    resp, targets = frames
+    cells = resp.groupby(["segment", "state"]).size().rename("n").reset_index()
+    cells.insert(0, "respondent_id", range(len(cells)))
+    repeated = cells.loc[cells.index.repeat(cells["n"])].reset_index(drop=True)
+    repeated["respondent_id"] = range(len(repeated))
+    per_row = rake(repeated.drop(columns="n"), targets, max_iter=5000, cap=cap)
+    counted = rake(cells.drop(columns="n"), targets, max_iter=5000, cap=cap, counts=cells["n"].to_numpy())
+    starts = np.concatenate([[0], np.cumsum(cells["n"].to_numpy())[:-1]])
+    np.testing.assert_array_equal(counted.weights.to_numpy(), per_row.weights.to_numpy()[starts])
+    assert (counted.iterations, counted.converged, counted.unmet) == (per_row.iterations, per_row.converged, per_row.unmet)
+    assert counted.n_eff == pytest.approx(per_row.n_eff, rel=1e-12)
+    pd.testing.assert_frame_equal(counted.margins, per_row.margins)
+    with pytest.raises(RankingError, match="counts must give a positive whole number"):
+        rake(cells.drop(columns="n"), targets, counts=np.zeros(len(cells), dtype=np.int64))
+
+
+@PROPS
 @given(survey_frames(), st.integers(2, 3))
 def test_prop_weights_of_duplicated_respondents(frames, k):
     resp, targets = frames

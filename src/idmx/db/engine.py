@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
+import msgspec
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +33,13 @@ except ImportError:  # Windows: processes queue in SQLite's busy handler
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _BEGIN = "idmx_sqlite_begin"
+
+
+def _json_dumps(value: object) -> str:
+    """JSON columns' serializer: msgspec writes what ``json.dumps`` would read back as the same
+    values, about ten times faster (a ranking run stores tens of thousands of figures), and writes
+    NaN as null rather than the invalid token ``NaN``."""
+    return msgspec.json.encode(value).decode()
 
 
 def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False) -> Engine:
@@ -47,6 +55,7 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: 
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=_json_dumps,
         )
         _sqlite_policy(engine)
         return engine
@@ -57,6 +66,7 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: 
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
+        json_serializer=_json_dumps,
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     ForeignKey,
     Index,
@@ -321,6 +322,27 @@ class Exposure(Base):
     __table_args__ = (Index("ix_exposures_consultation_proposal", "consultation_id", "proposal_id"),)
 
 
+# A vote tally row packed into 63-bit integers for reading: per column, its (field, bits) from the
+# most significant. A ranking reads ~a million tally rows; one stored integer per row costs SQLite
+# half of evaluating the packing per row, and PostgreSQL sends it without formatting text. NULL
+# when a field does not fit (ids from 1024, 2**21 exposures or ratings in one cell); readers then
+# read the plain columns. Non-negative fields (the CHECKs) keep every word below 2**62.
+TALLY_WORDS: dict[str, tuple[tuple[str, int], ...]] = {
+    "packed_approval": (("segment_key", 10), ("state_key", 10), ("exposures", 21), ("supporters", 21)),
+    "packed_rating": (("segment_key", 10), ("state_key", 10), ("n", 21)),
+    "packed_rating_sums": (("total", 24), ("total_sq", 26)),
+}
+
+
+def packed_expression(word: tuple[tuple[str, int], ...]) -> str:
+    """SQL (both databases) of a `TALLY_WORDS` column: the fields packed, or NULL if one does not fit."""
+    fits = " AND ".join(f"{field} < {1 << bits}" for field, bits in word)
+    expr = f"CAST({word[0][0]} AS BIGINT)"  # 64-bit arithmetic on PostgreSQL too
+    for field, bits in word[1:]:
+        expr = f"({expr}) * {1 << bits} + {field}"
+    return f"CASE WHEN {fits} THEN {expr} END"
+
+
 class VoteTally(Base):
     """Sufficient statistics of one proposal in one weighting cell, kept by database triggers.
 
@@ -340,6 +362,13 @@ class VoteTally(Base):
     n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     total_sq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The row as a ranking reads it, computed by the database on every write (migration 0008).
+    packed_approval: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(packed_expression(TALLY_WORDS["packed_approval"]), persisted=True))
+    packed_rating: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(packed_expression(TALLY_WORDS["packed_rating"]), persisted=True))
+    packed_rating_sums: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(packed_expression(TALLY_WORDS["packed_rating_sums"]), persisted=True))
     __table_args__ = (
         CheckConstraint("exposures >= 0 AND supporters >= 0 AND supporters <= exposures", name="exposures_cover_supporters"),
         CheckConstraint(

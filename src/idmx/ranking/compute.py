@@ -191,9 +191,10 @@ def _target_shares(targets: pd.DataFrame, variable: str) -> pd.Series:
 
 
 def _codes_against_targets(
-    categories: pd.Series, shares: pd.Series, variable: str
+    categories: pd.Series, shares: pd.Series, variable: str, rows_count: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Respondent codes into ``shares.index`` and respondent counts per target category."""
+    """Respondent codes into ``shares.index`` and respondent counts per target category (each row
+    counting ``rows_count`` respondents, or one)."""
     codes = shares.index.get_indexer(categories)
     if (codes < 0).any():
         absent = categories[codes < 0]
@@ -201,7 +202,7 @@ def _codes_against_targets(
             f"respondents have {variable!r} categor(ies) {_describe(absent)} that are absent from "
             f"the targets; add them to the targets (categories: {_describe(shares.index, 50)})"
         )
-    counts = np.bincount(codes, minlength=len(shares))
+    counts = np.bincount(codes, weights=rows_count, minlength=len(shares))
     empty = (counts == 0) & (shares.to_numpy() > 0)
     if empty.any():
         raise RankingError(
@@ -311,6 +312,7 @@ def rake(
     tol: float = 1e-6,
     max_iter: int = 100,
     cap: float | None = None,
+    counts: np.ndarray | None = None,
 ) -> RakeResult:
     """Raking (iterative proportional fitting) over every variable in ``targets``.
 
@@ -324,8 +326,15 @@ def rake(
     trimmed weights are returned and the missed margins listed in ``unmet`` (no error).
     Weights sum to the number of respondents. ``targets=None`` rakes every column except
     ``respondent_id`` to equal shares of its categories present in the sample.
+
+    ``counts``: each row stands for that many respondents with its categories (e.g. one row per
+    weighting cell); the result is the one for the rows repeated, weights given per row.
     """
     ids = _respondent_ids(respondents)
+    if counts is not None:
+        counts = np.asarray(counts)
+        if counts.shape != (len(ids),) or counts.dtype.kind not in "iu" or (counts < 1).any():
+            raise RankingError("counts must give a positive whole number of respondents for every row")
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise RankingError(f"tol must be positive, got {tol!r}")
     if not (isinstance(max_iter, int) and max_iter >= 1):
@@ -350,10 +359,10 @@ def rake(
         cleaned = {v: _clean_category(respondents[v]) for v in variables}
         shares = {v: _target_shares(targets, v) for v in variables}
 
-    n = len(ids)
+    n = len(ids) if counts is None else int(counts.sum())
     resp_codes = []
     for v in variables:
-        codes, _ = _codes_against_targets(cleaned[v], shares[v], v)
+        codes, _ = _codes_against_targets(cleaned[v], shares[v], v, counts)
         resp_codes.append(codes)
     # Group respondents into cells (unique combinations of the variables' codes).
     dims = [len(shares[v]) for v in variables]
@@ -365,7 +374,7 @@ def rake(
         uniq, cell_of = np.unique(np.column_stack(resp_codes), axis=0, return_inverse=True)
         cell_codes = [uniq[:, j] for j in range(len(variables))]
     cell_of = cell_of.ravel()
-    cnt = np.bincount(cell_of).astype(float)
+    cnt = np.bincount(cell_of, weights=counts).astype(float)
     target_share = [shares[v].to_numpy() for v in variables]
 
     def discrepancies(cw: np.ndarray) -> list[np.ndarray]:
@@ -417,7 +426,8 @@ def rake(
     )
     cells["respondents"] = cnt.astype(np.int64)
     cells["weight"] = cell_w
-    neff = kish_neff(weights.to_numpy())
+    row_w = weights.to_numpy()
+    neff = kish_neff(row_w) if counts is None else float((counts * row_w).sum() ** 2 / (counts * row_w * row_w).sum())
     return RakeResult(
         weights=weights,
         iterations=iterations,
@@ -463,7 +473,13 @@ def _cell_weight_lookup(cells: pd.Series, cell_weights: pd.Series) -> np.ndarray
         dup = cell_weights.index[cell_weights.index.duplicated()]
         raise RankingError(f"cell_weights has duplicated cells: {_describe(dup)}")
     values = _numeric(cell_weights, "cell_weights")
-    pos = cell_weights.index.get_indexer(pd.Index(cells))
+    index, codes = cell_weights.index, np.asarray(cells)
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and codes.dtype.kind in "iu":
+        # Cell codes 0..n-1 (both ranking paths): the code is the position.
+        if len(codes) and (codes.min() < 0 or codes.max() >= len(index)):
+            raise RankingError("stats refer to cell(s) without a weight")
+        return values[codes]
+    pos = index.get_indexer(pd.Index(cells))
     if (pos < 0).any():
         absent = pd.Series(np.asarray(cells, dtype=object))[pos < 0]
         raise RankingError(f"stats refer to cell(s) without a weight: {_describe(absent)}")

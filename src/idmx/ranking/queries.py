@@ -237,25 +237,14 @@ def respondent_cells(session: Session, consultation_id: int, method: str) -> pd.
 
 TALLY_VALUES = {"approval": ("exposures", "supporters"), "rating": ("n", "total", "total_sq")}
 
-# Each tally row read as a few 63-bit integers, (field, bits) each. They fit when segment and state
-# ids are below 1024 and every cell has fewer than 2**21 respondents: a cell's exposures, supporters
-# and ratings never exceed its respondents, a rating sum 5 times and a sum of squares 25 times them.
-_WORDS = {
-    "approval": ((("segment_key", 10), ("state_key", 10), ("exposures", 21), ("supporters", 21)),),
-    "rating": ((("segment_key", 10), ("state_key", 10), ("n", 21)), (("total", 24), ("total_sq", 26))),
-}
-
-
-def _packed(word: tuple[tuple[str, int], ...]) -> str:
-    expr = f"CAST(t.{word[0][0]} AS BIGINT)"  # 64-bit arithmetic on PostgreSQL too
-    for field, bits in word[1:]:
-        expr = f"({expr}) * {1 << bits} + t.{field}"
-    return expr
+# The packed columns each method reads (`m.TALLY_WORDS`). They hold a value (not NULL) when segment
+# and state ids are below 1024 and every cell has fewer than 2**21 respondents: a cell's exposures,
+# supporters and ratings never exceed its respondents, a rating sum 5 times and a sum of squares 25 times them.
+_WORDS = {"approval": ("packed_approval",), "rating": ("packed_rating", "packed_rating_sums")}
+_FITS = {"ids": 1 << 10, "cell": 1 << 21}
 
 
 def _unpack(values: np.ndarray, word: tuple[tuple[str, int], ...]) -> list[np.ndarray]:
-    if len(word) == 1:
-        return [values]
     out = []
     for _, bits in reversed(word):
         out.append(values & ((1 << bits) - 1))
@@ -270,57 +259,65 @@ def tally_rows(session: Session, consultation_id: int, method: str, max_cell_res
 
     The rows a ranking reads grow with proposals x cells, never with votes: the database's triggers
     keep them (`idmx.ranking.tallies`). Approval keeps cells with exposures, rating cells with
-    votes. The rows come packed into integers (`_WORDS`; ``max_cell_respondents``, the largest cell
-    of `respondent_cells`, bounds the values, and without it every field is its own integer) and
-    concatenated as text, which numpy parses and unpacks: a Python tuple per row would cost more
-    than the database's whole scan. SQLite returns one list per proposal (its group-by follows the
-    primary key, so grouping is free); PostgreSQL one list of (proposal, words...) for the whole
-    consultation (grouping there costs a hash of every row). Unpublished proposals and empty cells
-    are dropped here rather than in SQL (a filter per row costs more than the rows it saves).
+    votes. A Python tuple per row would cost more than the database's whole scan, so the rows come
+    as the packed integers the database stores with them (`m.TALLY_WORDS`; ``max_cell_respondents``,
+    the largest cell of `respondent_cells`, says whether they fit, and without it every field is read
+    on its own), which numpy unpacks. SQLite returns them as text, one list per proposal (its
+    group-by follows the primary key, so grouping is free); PostgreSQL as one binary string of
+    (proposal, words...) records for the whole consultation, which numpy reads as it is (grouping
+    there costs a hash of every row; formatting numbers as text costs more than the scan).
+    Unpublished proposals and empty cells are dropped here rather than in SQL (a filter per row
+    costs more than the rows it saves).
     """
     method = _method(method)
     if method == "pairwise":
         raise ValueError("pairwise comparisons have no tallies")
-    words = _WORDS[method]
     top = max(session.scalar(text("SELECT max(id) FROM segments")) or 0, session.scalar(text("SELECT max(id) FROM states")) or 0)
-    if max_cell_respondents is None or max_cell_respondents >= 1 << 21 or top >= 1 << 10:
-        words = tuple(((f, 0),) for f in ("segment_key", "state_key", *TALLY_VALUES[method]))
-    width = 3 + len(TALLY_VALUES[method])
+    packed = max_cell_respondents is not None and max_cell_respondents < _FITS["cell"] and top < _FITS["ids"]
+    if packed:
+        columns = _WORDS[method]
+        words = [m.TALLY_WORDS[c] for c in columns]
+    else:
+        columns = ("segment_key", "state_key", *TALLY_VALUES[method])
+        words = [((c, 63),) for c in columns]
     params = {"c": consultation_id}
     if _is_sqlite(session):
-        lists = ", ".join(f"group_concat({_packed(word)})" for word in words)
-        sql = f"SELECT t.proposal_id, {lists} FROM vote_tallies t WHERE t.consultation_id = :c GROUP BY t.proposal_id"
+        lists = ", ".join(f"group_concat(t.{c})" for c in columns)
+        sql = (f"SELECT t.proposal_id, count(*), {lists} FROM vote_tallies t WHERE t.consultation_id = :c"
+               " GROUP BY t.proposal_id")
         part = session.execute(text(sql), params).all()
-        lens = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
-        flat = np.empty((int(lens.sum()), 1 + len(words)), dtype=np.int64)
-        flat[:, 0] = np.repeat(np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part)), lens)
-        for k in range(1, 1 + len(words)):
-            values = np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",")
-            if len(values) != len(flat):  # every list steps over the same rows
+        heads = np.array([row[:2] for row in part], dtype=np.int64).reshape(-1, 2)
+        got = [np.repeat(heads[:, 0], heads[:, 1])]
+        for k in range(len(columns)):
+            got.append(np.fromstring(",".join([row[2 + k] for row in part]), dtype=np.int64, sep=","))
+            if len(got[-1]) != len(got[0]):  # every list steps over the same rows (a NULL would be skipped)
                 raise RuntimeError("misaligned tally lists from the database")
-            flat[:, k] = values
     else:
-        fields = ", ".join(["t.proposal_id", *(_packed(word) for word in words)])
-        sql = f"SELECT string_agg(concat_ws(',', {fields}), ',') FROM vote_tallies t WHERE t.consultation_id = :c"
-        joined = session.execute(text(sql), params).scalar()
-        flat = np.fromstring(joined or "", dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
-        if len(flat) % (1 + len(words)):
-            raise RuntimeError("malformed tally list from the database")
-        flat = flat.reshape(-1, 1 + len(words))
-    rows = np.empty((len(flat), width), dtype=np.int64)
-    rows[:, 0] = flat[:, 0]
-    column = 1
-    for k, word in enumerate(words, start=1):
-        for values in _unpack(flat[:, k], word):
-            rows[:, column] = values
-            column += 1
+        record = " || ".join(["int4send(t.proposal_id)", *(f"int8send(CAST(t.{c} AS BIGINT))" for c in columns)])
+        sql = f"SELECT count(*), string_agg({record}, ''::bytea) FROM vote_tallies t WHERE t.consultation_id = :c"
+        raw = session.connection().connection.driver_connection
+        psql, values = _copy_params(sql, params)
+        with raw.cursor(binary=True) as cur:  # bytea as its bytes, not as hex text
+            count, blob = cur.execute(psql, values).fetchone()
+        dtype = np.dtype([("p", ">i4"), *((f"w{k}", ">i8") for k in range(len(columns)))])
+        records = np.frombuffer(blob or b"", dtype=dtype)
+        if len(records) != count:  # a NULL word would make its record NULL, and string_agg skip it
+            raise RuntimeError("malformed tally records from the database")
+        got = [records[name].astype(np.int64) for name in dtype.names]
+    # Column by column (contiguous), into a column-major array: callers read it by column.
+    fields = [got[0]]
+    for values, word in zip(got[1:], words):
+        fields.extend(_unpack(values, word) if len(word) > 1 else [values])
     unpublished = list(session.scalars(
         text("SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published'"), params
     ))
-    keep = rows[:, 3] > 0
+    keep = fields[3] > 0
     if unpublished:
-        keep &= ~np.isin(rows[:, 0], np.asarray(unpublished, dtype=np.int64))
-    return rows[keep]
+        keep &= ~np.isin(fields[0], np.asarray(unpublished, dtype=np.int64))
+    rows = np.empty((len(fields), int(keep.sum())), dtype=np.int64)
+    for k, values in enumerate(fields):
+        np.compress(keep, values, out=rows[k])
+    return rows.T
 
 
 def pairwise_wins(session: Session, consultation_id: int) -> pd.DataFrame:

@@ -141,17 +141,14 @@ def cell_weights(
 ) -> tuple[pd.Series, dict[str, Any]]:
     """Weight of a respondent in each cell (indexed by cell code), and raking diagnostics.
 
-    Raking needs one row per respondent; the cells are expanded to that (``np.repeat`` of the counts:
-    respondents, not votes), so both paths hand `compute.rake` the same input.
+    Both paths hand `compute.rake` the cells with their respondent counts (respondents, not votes).
     """
     counts = cells["respondents"].to_numpy(dtype=np.int64)
     if targets is None or len(targets) == 0:
         return pd.Series(np.ones(len(cells)), index=cells.index, name="weight"), {"method": "equal"}
-    expanded = pd.DataFrame({v: np.repeat(cells[v].to_numpy(dtype=object), counts) for v in variables})
-    expanded.insert(0, "respondent_id", np.arange(int(counts.sum())))
-    result = compute.rake(expanded, targets[["variable", "category", "target"]], cap=cap)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    weights = pd.Series(result.weights.to_numpy()[starts], index=cells.index, name="weight")
+    frame = pd.DataFrame({"respondent_id": np.arange(len(cells)), **{v: cells[v].to_numpy(dtype=object) for v in variables}})
+    result = compute.rake(frame, targets[["variable", "category", "target"]], cap=cap, counts=counts)
+    weights = pd.Series(result.weights.to_numpy(), index=cells.index, name="weight")
     info = {"method": "rake", "iterations": result.iterations, "converged": result.converged, "unmet": result.unmet}
     return weights, info
 
@@ -253,10 +250,9 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         "n_eff": _round(n_eff),
         "deff": _round(counts.sum() / n_eff) if n_eff > 0 else None,
         "weighting": weighting,
-        "cell_weights": [
-            {**{v: inputs.cells[v].iloc[i] for v in inputs.variables}, "respondents": int(counts[i]), "weight": _round(w[i])}
-            for i in range(len(inputs.cells))
-        ],
+        "cell_weights": _records(
+            inputs.cells[[*inputs.variables, "respondents"]].assign(weight=w), {"weight": _round}
+        ),
         "timings_s": timings,
     }
     return RankingResult(rows, weights, segment_ranks, summary)
@@ -422,18 +418,21 @@ def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> p
     if (cell < 0).any():
         raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
     # Put the rows in (proposal, cell) order through a table of row numbers indexed by both: a
-    # counting sort, linear in the rows (the database returns them in no useful order).
-    group, _ = compute._factorize(tally[:, 0], "tallies.proposal_id")
-    slots = np.full((int(group.max()) + 1 if len(group) else 0, len(keys)), -1, dtype=np.int64)
-    slots[group, cell] = np.arange(len(group))
-    order = slots.ravel()
-    order = order[order >= 0]
-    if len(order) != len(group):
+    # counting sort, linear in the rows (the database returns them in no useful order). The table's
+    # filled slots, in order, give each row's proposal and cell without gathering them.
+    group, ids = compute._factorize(tally[:, 0], "tallies.proposal_id")
+    n_cells = len(keys)
+    slots = np.full(len(ids) * n_cells, -1, dtype=np.int64)
+    slots[group * n_cells + cell] = np.arange(len(group))
+    filled = np.flatnonzero(slots >= 0)
+    if len(filled) != len(group):
         raise RankingError("a proposal has two tallies for one weighting cell")
-    frame = pd.DataFrame({"proposal_id": tally[order, 0], "cell": cell[order]})
+    order = slots[filled]
+    proposal = filled // n_cells
+    columns = {"proposal_id": ids.to_numpy()[proposal], "cell": filled - proposal * n_cells}
     for j, col in enumerate(VALUES[method]):
-        frame[col] = tally[order, 3 + j]
-    return frame
+        columns[col] = tally[:, 3 + j][order]
+    return pd.DataFrame(columns)
 
 
 def _respondents(s, consultation_id: int, method: str, cells: pd.DataFrame, variables: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from idmx.db.models import TALLY_WORDS
+
 __all__ = ["VALUES", "differences", "rebuild"]
 
 VALUES = ("exposures", "supporters", "n", "total", "total_sq")
@@ -53,18 +55,34 @@ FROM respondents r WHERE r.consultation_id = :c
 """
 
 
+def _pack(word: tuple[tuple[str, int], ...], fields: dict[str, int]) -> int | None:
+    """What the database's `packed_expression` gives for these fields."""
+    if any(fields[name] >= 1 << bits for name, bits in word):
+        return None
+    value = 0
+    for name, bits in word:
+        value = (value << bits) + fields[name]
+    return value
+
+
 def differences(session: Session, consultation_id: int) -> list[str]:
-    """Where the kept tallies differ from the rows (empty when they agree); one line per difference."""
+    """Where the kept tallies differ from the rows (empty when they agree); one line per difference.
+    The packed read columns are checked against the fields of their row."""
     params = {"c": consultation_id}
-    kept = {
-        tuple(row[:4]): tuple(row[4:])
-        for row in session.execute(
-            text(f"SELECT {', '.join(_KEY + VALUES)} FROM vote_tallies WHERE consultation_id = :c"), params
-        )
-    }
+    out: list[str] = []
+    kept = {}
+    for row in session.execute(
+        text(f"SELECT {', '.join(_KEY + VALUES + tuple(TALLY_WORDS))} FROM vote_tallies WHERE consultation_id = :c"), params
+    ):
+        key, values, words = tuple(row[:4]), tuple(row[4:4 + len(VALUES)]), tuple(row[4 + len(VALUES):])
+        kept[key] = values
+        fields = dict(zip(_KEY + VALUES, row))
+        for name, have in zip(TALLY_WORDS, words):
+            want = _pack(TALLY_WORDS[name], fields)
+            if have != want:
+                out.append(f"tally {dict(zip(_KEY, key))}: {name} is {have}, its fields give {want}")
     fresh = {tuple(row[:4]): tuple(row[4:]) for row in session.execute(text(_RECOMPUTED), params)}
     zero = (0,) * len(VALUES)
-    out = []
     for key in sorted(set(kept) | set(fresh)):
         have, want = kept.get(key, zero), fresh.get(key, zero)
         if tuple(map(int, have)) != tuple(map(int, want)):
