@@ -565,6 +565,8 @@ def test_per_segment_side_by_side():
     assert list(out.columns) == ["rank_overall", "rank_acad", "rank_cit"]
     assert out.loc["p1", "rank_acad"] == 1 and out.loc["p2", "rank_cit"] == 1
     assert pd.isna(out.loc["p3", "rank_acad"])
+    assert all(str(out[c].dtype) == "Int64" for c in out.columns)  # whole ranks, <NA> where missing
+    assert out["rank_cit"].to_dict() == {"p1": 3, "p2": 1, "p3": 2}
     # overall every proposal has share 0.5: ties go to the larger n_eff (p1, p2: 20; p3: 10), then the id
     assert out["rank_overall"].to_dict() == {"p1": 1, "p2": 2, "p3": 3}
 

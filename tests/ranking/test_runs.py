@@ -126,6 +126,8 @@ def test_weighting_visibly_changes_the_national_ranking(db: Database, demo, tmp_
     assert max(moves) >= 3, moves
     # Per-segment ranks are stored side by side with the overall one.
     assert run.segment_ranks and {"rank_overall", "rank_public_officials", "rank_not_stated"} <= set(run.segment_ranks[0])
+    ranks = [v for row in run.segment_ranks for k, v in row.items() if k.startswith("rank_")]
+    assert all(v is None or type(v) is int for v in ranks)  # never "3.0" where a segment lacks a rank
 
 
 def test_stored_targets_are_used_and_recorded(db: Database, demo, tmp_path):

@@ -989,14 +989,19 @@ def rank(scores: pd.DataFrame, by: Literal["lower", "point"] = "lower") -> pd.Da
     if not pd.Index(scores["proposal_id"]).is_unique:
         raise RankingError("scores.proposal_id must be unique")
     out = scores.reset_index(drop=True).copy()
-    k = pd.to_numeric(out[key], errors="coerce").astype(float).round(_RANK_DECIMALS)
-    neff = pd.to_numeric(out["n_eff"], errors="coerce").astype(float).fillna(0.0)
     id_order, _ = _factorize(out["proposal_id"], "scores.proposal_id")  # codes follow sorted ids
-    k_sort = np.where(k.isna().to_numpy(), np.inf, -k.to_numpy())
-    order = np.lexsort((id_order, -neff.to_numpy(), k_sort))
+    order = np.lexsort((id_order, *_rank_keys(out, key)))
     out = out.iloc[order].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1, dtype=np.int64)
     return out
+
+
+def _rank_keys(scores: pd.DataFrame, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sort keys of `rank` after the proposal id, least significant first: larger ``n_eff``, then
+    larger ``key`` rounded to 12 decimals (missing last)."""
+    k = pd.to_numeric(scores[key], errors="coerce").astype(float).round(_RANK_DECIMALS)
+    neff = pd.to_numeric(scores["n_eff"], errors="coerce").astype(float).fillna(0.0)
+    return -neff.to_numpy(), np.where(k.isna().to_numpy(), np.inf, -k.to_numpy())
 
 
 def per_segment(
@@ -1032,9 +1037,24 @@ def per_segment(
     k = len(names)
     scored = scorer(values.assign(proposal_id=pcodes * k + seg), cell_weights, confidence)
     scored = scored[scored["n_votes"] > 0]
+    if by not in ("lower", "point"):
+        raise RankingError(f"by must be 'lower' or 'point', got {by!r}")
+    # Every segment's `rank` in one sort: by segment, then as `rank` orders (proposal codes follow
+    # sorted ids); a proposal's rank is its place within its segment's run.
     key = scored["proposal_id"].to_numpy()
+    seg_of, code_of = key % k, key // k
+    order = np.lexsort((code_of, *_rank_keys(scored, "ci_low" if by == "lower" else "score"), seg_of))
+    seg_sorted = seg_of[order]
+    first = np.searchsorted(seg_sorted, np.arange(k))
+    ranks = np.arange(len(order)) - first[seg_sorted] + 1
+    ids = out["proposal_id"].to_numpy()
+    row_of_code = np.minimum(np.searchsorted(pids.to_numpy(), ids), max(len(pids) - 1, 0))
+    if len(ids) and not np.array_equal(pids.to_numpy()[row_of_code], ids):
+        raise RankingError("overall ranks proposals that are not in stats")
     for j, name in enumerate(names):
-        sub = scored[key % k == j].assign(proposal_id=pids.to_numpy()[key[key % k == j] // k])
-        ranks = rank(sub, by).set_index("proposal_id")["rank"]
-        out[f"rank_{name}"] = ranks.reindex(out["proposal_id"].to_numpy()).astype("Int64").to_numpy()
+        table = np.zeros(len(pids), dtype=np.int64)  # 0: nobody in the segment voted on it
+        mine = seg_sorted == j
+        table[code_of[order[mine]]] = ranks[mine]
+        column = table[row_of_code]
+        out[f"rank_{name}"] = pd.arrays.IntegerArray(column, column == 0)
     return out

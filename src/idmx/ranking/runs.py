@@ -174,6 +174,10 @@ def _column(series: pd.Series, convert: Callable[[Any], Any]) -> list[Any]:
     kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else ""
     if kind in "iu" and kind:
         return series.tolist()
+    if isinstance(series.dtype, pd.api.extensions.ExtensionDtype) and series.dtype.kind in "iu" and convert is _plain:
+        missing = series.isna().to_numpy().tolist()  # nullable integers (ranks a segment lacks)
+        values = series.to_numpy(dtype=np.int64, na_value=0).tolist()
+        return [None if gone else v for v, gone in zip(values, missing)]
     if kind == "f" and convert is _round:
         return [None if math.isnan(v) else round(v, files.DECIMALS) + 0.0 for v in series.tolist()]
     missing = series.isna().to_numpy()
