@@ -436,7 +436,7 @@ def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> p
     columns = {"proposal_id": ids.to_numpy()[proposal], "cell": filled - proposal * n_cells}
     for j, col in enumerate(VALUES[method]):
         columns[col] = tally[:, 3 + j][order]
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them into one block
 
 
 def _respondents(s, consultation_id: int, method: str, cells: pd.DataFrame, variables: list[str]) -> tuple[np.ndarray, np.ndarray]:
