@@ -701,8 +701,9 @@ class _BTProblem:
         # The Hessian's sparsity pattern never changes between Newton steps: build the CSR structure
         # once (row-major keys are CSR order) and only refill its values, instead of letting scipy
         # sort and merge the coordinates again on every step.
-        keys, inverse = np.unique(np.concatenate([a * m + b, b * m + a]), return_inverse=True)
-        self._slot = inverse.ravel()
+        inverse, keys = _factorize(np.concatenate([a * m + b, b * m + a]), "pairs")  # np.unique, without sorting
+        keys = keys.to_numpy()
+        self._slot = inverse
         self._indices = (keys % m).astype(np.int32)
         self._indptr = np.searchsorted(keys // m, np.arange(m + 1)).astype(np.int32)
 
@@ -827,8 +828,8 @@ def bradley_terry(
         raise RankingError("Bradley-Terry needs at least two proposals")
 
     flat_raw = a_raw * m + b_raw
-    flat, inv = np.unique(flat_raw, return_inverse=True)
-    inv = inv.ravel()
+    inv, flat = _factorize(flat_raw, "pairs")  # np.unique with inverse; a lookup table, not a sort, for m² pairs
+    flat = flat.to_numpy()
     a, b = flat // m, flat % m
     w_raw = np.bincount(inv, weights=weight, minlength=len(flat))
     c = np.bincount(inv, weights=counts, minlength=len(flat))
@@ -961,7 +962,11 @@ def _cluster_meat(
         agg = np.bincount(pos, weights=cw, minlength=len(flat))
         if np.abs(agg - w_raw).max() > 1e-6 * max(1.0, float(np.abs(w_raw).max())):
             raise RankingError("clusters do not add up to wins: per-pair sums of clusters.weight differ from wins.weight")
-    rcodes, rids = pd.factorize(clusters["respondent_id"])
+    respondents = clusters["respondent_id"].to_numpy()
+    if respondents.dtype.kind in "iu" and bool(np.all(respondents[1:] >= respondents[:-1])):
+        rcodes, rids = _factorize(respondents, "clusters.respondent_id")  # sorted (the usual): no hashing
+    else:
+        rcodes, rids = pd.factorize(clusters["respondent_id"])
     u = scale * cw * special.expit(theta[cb] - theta[ca])  # w * (1 - P(winner beats loser))
     g = sparse.csr_matrix(
         (np.concatenate([u, -u]), (np.concatenate([rcodes, rcodes]), np.concatenate([ca, cb]))),

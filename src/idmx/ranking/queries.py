@@ -61,6 +61,7 @@ __all__ = [
     "pairwise_clusters",
     "pairwise_wins",
     "respondent_cells",
+    "respondent_keys",
     "stored_targets",
     "tally_rows",
     "vote_header",
@@ -376,6 +377,25 @@ def stored_targets(session: Session, consultation_id: int) -> pd.DataFrame:
 def vote_header(method: str) -> tuple[str, str, str]:
     return ("respondent_id", "winner_id", "loser_id") if _method(method) == "pairwise" else (
         "respondent_id", "proposal_id", "value")
+
+
+def respondent_keys(session: Session, consultation_id: int, method: str) -> np.ndarray:
+    """The ranking's respondents as an int64 array of rows ``id, segment_key, state_key`` (ids,
+    0 for not stated, as in `tally_rows`), sorted by id. Read whole (a few numbers per respondent):
+    a cursor would forbid PostgreSQL's parallel plan for the pairwise EXISTS."""
+    method = _method(method)
+    sql = (
+        "SELECT r.id, coalesce(r.segment_id, 0), coalesce(r.state_id, 0) FROM respondents r"
+        f" WHERE r.consultation_id = :c AND {_has_rows(method)} ORDER BY r.id"
+    )
+    raw = session.connection().connection.driver_connection
+    if _is_sqlite(session):
+        rows = raw.execute(sql, {"c": consultation_id}).fetchall()
+    else:
+        psql, values = _copy_params(sql, {"c": consultation_id})
+        with raw.cursor() as cur:
+            rows = cur.execute(psql, values).fetchall()
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
 def iter_respondent_rows(

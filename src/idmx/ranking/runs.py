@@ -386,7 +386,7 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
         timings["aggregate"] = time.perf_counter() - t
         if method == "pairwise" or keep_rows:
             t = time.perf_counter()
-            ids, cell_of = _respondents(s, consultation_id, method, cells, variables)
+            ids, cell_of = _respondents(s, consultation_id, method, cell_counts)
             parts = list(_vote_arrays(s, consultation_id, method))
             rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
             del parts
@@ -410,22 +410,29 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     return _DbInputs(inputs, fingerprint, source, timings, ids, cell_of, number, rows, canon.fingerprint)
 
 
+def _cells_of(cell_counts: pd.DataFrame, segment_key: np.ndarray, state_key: np.ndarray) -> np.ndarray:
+    """The cell (row of `queries.respondent_cells`) of each (segment_key, state_key), through a
+    table indexed by both keys."""
+    keys = cell_counts[["segment_key", "state_key"]].to_numpy(dtype=np.int64)
+    width = int(max(keys[:, 1].max(initial=0), state_key.max(initial=0))) + 1
+    height = int(max(keys[:, 0].max(initial=0), segment_key.max(initial=0))) + 1
+    lut = np.full(width * height, -1, dtype=np.int64)
+    lut[keys[:, 0] * width + keys[:, 1]] = np.arange(len(keys))
+    cell = lut[segment_key * width + state_key]
+    if (cell < 0).any():
+        raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
+    return cell
+
+
 def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> pd.DataFrame:
     """`queries.tally_rows` as the statistics frame of `CellInputs`, sorted by (proposal, cell) as
     the file path's group-by sorts them (the sums then add in the same order: identical results)."""
-    keys = cell_counts[["segment_key", "state_key"]].to_numpy(dtype=np.int64)
-    width = int(max(keys[:, 1].max(initial=0), tally[:, 2].max(initial=0))) + 1
-    height = int(max(keys[:, 0].max(initial=0), tally[:, 1].max(initial=0))) + 1
-    lut = np.full(width * height, -1, dtype=np.int64)
-    lut[keys[:, 0] * width + keys[:, 1]] = np.arange(len(keys))
-    cell = lut[tally[:, 1] * width + tally[:, 2]]
-    if (cell < 0).any():
-        raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
+    cell = _cells_of(cell_counts, tally[:, 1], tally[:, 2])
     # Put the rows in (proposal, cell) order through a table of row numbers indexed by both: a
     # counting sort, linear in the rows (the database returns them in no useful order). The table's
     # filled slots, in order, give each row's proposal and cell without gathering them.
     group, ids = compute._factorize(tally[:, 0], "tallies.proposal_id")
-    n_cells = len(keys)
+    n_cells = len(cell_counts)
     slots = np.full(len(ids) * n_cells, -1, dtype=np.int64)
     slots[group * n_cells + cell] = np.arange(len(group))
     filled = np.flatnonzero(slots >= 0)
@@ -439,17 +446,12 @@ def _tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> p
     return pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them into one block
 
 
-def _respondents(s, consultation_id: int, method: str, cells: pd.DataFrame, variables: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The ranking's respondents (ids, sorted) and each one's cell."""
-    lookup = {tuple(row): i for i, row in enumerate(cells[variables].itertuples(index=False))}
-    resp_ids: list[int] = []
-    resp_cells: list[int] = []
-    for batch in queries.iter_respondent_rows(s, consultation_id, method):
-        resp_ids.extend(r[0] for r in batch)
-        resp_cells.extend(lookup[(seg, st)] for _, seg, st in batch)
-    if len(resp_ids) != int(cells["respondents"].sum()):
+def _respondents(s, consultation_id: int, method: str, cell_counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The ranking's respondents (ids, sorted) and each one's cell (row of ``cell_counts``)."""
+    keys = queries.respondent_keys(s, consultation_id, method)
+    if len(keys) != int(cell_counts["respondents"].sum()):
         raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
-    return np.asarray(resp_ids, dtype=np.int64), np.asarray(resp_cells, dtype=np.int64)
+    return keys[:, 0].copy(), _cells_of(cell_counts, keys[:, 1], keys[:, 2])
 
 
 def _vote_respondents(rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -485,17 +487,30 @@ def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
     # PostgreSQL's aggregates sorts every group once per list (1 s more at 2,000,000 rows). Numpy
     # sorts the batches that need it, below.
     if queries._is_sqlite(s):
-        lists = f"group_concat({second}), group_concat({third})"
+        sql = f"SELECT r.id, group_concat({second}), group_concat({third}) {rows} GROUP BY r.id ORDER BY r.id"
+        batches = queries._stream(s, sql, {"c": consultation_id}, 5_000)
     else:
-        lists = f"string_agg(({second})::text, ','), string_agg(({third})::text, ',')"
-    sql = f"SELECT r.id, {lists} {rows} GROUP BY r.id ORDER BY r.id"
-    for part in queries._stream(s, sql, {"c": consultation_id}, 5_000):
+        # PostgreSQL: one binary string of (second, third) int64 pairs per respondent (no numbers
+        # formatted as text), read whole: a cursor would forbid the parallel plan.
+        pair = f"int8send(CAST({second} AS BIGINT)) || int8send(CAST({third} AS BIGINT))"
+        sql = f"SELECT r.id, string_agg({pair}, ''::bytea) {rows} GROUP BY r.id ORDER BY r.id"
+        raw = s.connection().connection.driver_connection
+        psql, values = queries._copy_params(sql, {"c": consultation_id})
+        with raw.cursor(binary=True) as cur:
+            result = cur.execute(psql, values).fetchall()
+        batches = (result[i:i + 5_000] for i in range(0, len(result), 5_000))
+    for part in batches:
         ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
-        counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
+        if queries._is_sqlite(s):
+            counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
+            columns = [np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",") for k in (1, 2)]
+        else:
+            counts = np.fromiter((len(row[1]) // 16 for row in part), dtype=np.int64, count=len(part))
+            pairs = np.frombuffer(b"".join([row[1] for row in part]), dtype=">i8").reshape(-1, 2)
+            columns = [pairs[:, 0], pairs[:, 1]]
         out = np.empty((int(counts.sum()), 3), dtype=np.int64)
         out[:, 0] = np.repeat(ids, counts)
-        for col, k in ((1, 1), (2, 2)):
-            values = np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",")
+        for col, values in enumerate(columns, start=1):
             if len(values) != len(out):  # both lists step over the same rows
                 raise RankingError("misaligned vote lists from the database")
             out[:, col] = values
