@@ -137,10 +137,13 @@ def _factorize(values: pd.Series | pd.Index | np.ndarray, what: str) -> tuple[np
             return np.cumsum(new, dtype=np.int64) - 1, pd.Index(array[new])
         lo, hi = int(array.min()), int(array.max())
         if hi - lo <= 4 * len(array):
+            offset = array - lo
             present = np.zeros(hi - lo + 1, dtype=bool)
-            present[array - lo] = True
-            lut = np.cumsum(present, dtype=np.int64) - 1
-            return lut[array - lo], pd.Index(np.flatnonzero(present) + lo)
+            present[offset] = True
+            uniques = np.flatnonzero(present)
+            lut = np.empty(hi - lo + 1, dtype=np.int64)  # only the present slots are ever read
+            lut[uniques] = np.arange(len(uniques))
+            return lut[offset], pd.Index(uniques + lo)
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:
@@ -827,8 +830,8 @@ def bradley_terry(
     if m < 2:
         raise RankingError("Bradley-Terry needs at least two proposals")
 
-    flat_raw = a_raw * m + b_raw
-    inv, flat = _factorize(flat_raw, "pairs")  # np.unique with inverse; a lookup table, not a sort, for m² pairs
+    del both  # memory: the cluster-robust part below peaks with millions of rows
+    inv, flat = _factorize(a_raw * m + b_raw, "pairs")  # np.unique with inverse; a lookup table, not a sort, for m² pairs
     flat = flat.to_numpy()
     a, b = flat // m, flat % m
     w_raw = np.bincount(inv, weights=weight, minlength=len(flat))
@@ -968,10 +971,24 @@ def _cluster_meat(
     else:
         rcodes, rids = pd.factorize(clusters["respondent_id"])
     u = scale * cw * special.expit(theta[cb] - theta[ca])  # w * (1 - P(winner beats loser))
-    g = sparse.csr_matrix(
-        (np.concatenate([u, -u]), (np.concatenate([rcodes, rcodes]), np.concatenate([ca, cb]))),
-        shape=(len(rids), m),
-    )
+    n = len(u)
+    if n == 0 or bool(np.all(rcodes[1:] >= rcodes[:-1])):
+        # Rows grouped by respondent (the usual): the CSR arrays directly, +u at the winner and -u
+        # at the loser of each row, without the coordinate format's copies and sort. Repeated
+        # proposals within a respondent's row stay separate entries; the product sums them.
+        index = np.int32 if 2 * n < 2**31 and m < 2**31 else np.int64
+        data = np.empty(2 * n)
+        data[0::2], data[1::2] = u, -u
+        indices = np.empty(2 * n, dtype=index)
+        indices[0::2], indices[1::2] = ca, cb
+        indptr = np.zeros(len(rids) + 1, dtype=index)
+        np.cumsum(2 * np.bincount(rcodes, minlength=len(rids)), out=indptr[1:])
+        g = sparse.csr_matrix((data, indices, indptr), shape=(len(rids), m))
+    else:
+        g = sparse.csr_matrix(
+            (np.concatenate([u, -u]), (np.concatenate([rcodes, rcodes]), np.concatenate([ca, cb]))),
+            shape=(len(rids), m),
+        )
     return (g.T @ g).toarray()
 
 
