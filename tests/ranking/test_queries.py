@@ -93,8 +93,11 @@ def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def _tallies(s, consultation_id: int, method: str) -> pd.DataFrame:
-    """`queries.tally_rows` labelled and sorted like the brute-force statistics."""
+    """`queries.tally_rows` labelled and sorted like the brute-force statistics. The packed read
+    (what a run uses when every cell fits) and the plain one must give the same rows."""
     rows = queries.tally_rows(s, consultation_id, method)
+    packed = queries.tally_rows(s, consultation_id, method, max_cell_respondents=1000)
+    np.testing.assert_array_equal(packed[np.lexsort(packed.T[::-1])], rows[np.lexsort(rows.T[::-1])])
     labels = queries.category_labels(s)
     names = runs.VALUES[method]
     frame = pd.DataFrame(rows, columns=["proposal_id", "segment_key", "state_key", *names])
@@ -114,12 +117,15 @@ def _check(db: Database, consultation_id: int, method: str) -> None:
             stats = queries.pairwise_wins(s, consultation_id)
             clusters = queries.pairwise_clusters(s, consultation_id)
         respondents = [r for batch in queries.iter_respondent_rows(s, consultation_id, method, batch=7) for r in batch]
+        keys = queries.respondent_keys(s, consultation_id, method)
+        labels = queries.category_labels(s)
         lines = b"".join(queries.iter_vote_rows(s, consultation_id, method, batch=11)).decode()
     _same(cells[["segment", "state", "respondents"]], expected["cells"])
     _same(stats, expected["stats"])
     if method == "pairwise":
         _same(clusters, expected["clusters"])
     assert respondents == list(expected["respondents"].itertuples(index=False, name=None))
+    assert [(r, labels["segment"][g or None], labels["state"][t or None]) for r, g, t in keys.tolist()] == respondents
     exp_lines = "".join(f"{a},{b},{c}\n" for a, b, c in expected["lines"].itertuples(index=False, name=None))
     assert lines == exp_lines
 

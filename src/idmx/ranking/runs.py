@@ -475,10 +475,10 @@ _VOTE_COLUMNS = {
 def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
     """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
 
-    One row per respondent with its other two columns as comma-separated lists (``group_concat`` /
-    ``string_agg``), parsed by numpy: returning every vote as its own row costs a Python tuple and
-    three integers per row on SQLite, and a COPY message per row on PostgreSQL, each more than the
-    database's whole walk.
+    One row per respondent with its other two columns as lists, read by numpy: comma-separated text
+    on SQLite (``group_concat``), binary int64 pairs on PostgreSQL (``string_agg`` of ``int8send``).
+    Returning every vote as its own row costs a Python tuple and three integers per row on SQLite,
+    and a COPY message per row on PostgreSQL, each more than the database's whole walk.
     """
     second, third = _VOTE_COLUMNS[method][1:]
     rows = queries._counted_rows(s, method)
