@@ -36,8 +36,9 @@ Conventions (DESIGN.md section 3)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -47,22 +48,22 @@ from scipy.sparse import linalg as _sparse_linalg  # noqa: F401  (makes sparse.l
 
 __all__ = [
     "NOT_STATED",
-    "RankingError",
     "RakeResult",
+    "RankingError",
+    "approval_scores",
+    "approval_scores_from_votes",
+    "approval_stats_from_votes",
+    "bradley_terry",
+    "design_effect",
+    "kish_neff",
+    "per_segment",
     "poststratify",
     "rake",
-    "kish_neff",
-    "design_effect",
-    "wilson_interval",
-    "approval_scores",
-    "rating_scores",
-    "approval_stats_from_votes",
-    "rating_stats_from_votes",
-    "approval_scores_from_votes",
-    "rating_scores_from_votes",
-    "bradley_terry",
     "rank",
-    "per_segment",
+    "rating_scores",
+    "rating_scores_from_votes",
+    "rating_stats_from_votes",
+    "wilson_interval",
 ]
 
 NOT_STATED = "not_stated"
