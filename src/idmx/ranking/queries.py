@@ -173,6 +173,18 @@ def _copy_params(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
     return pattern.sub("%s", sql), values
 
 
+def _fetch_all(session: Session, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[tuple]:
+    """Every row through the driver's own cursor, inside the session's transaction: no ORM row
+    objects, and on PostgreSQL a client-side cursor (a named one would forbid parallel plans);
+    ``binary`` returns bytea as its bytes rather than as hex text."""
+    raw = session.connection().connection.driver_connection
+    if _is_sqlite(session):
+        return raw.execute(sql, params).fetchall()
+    psql, values = _copy_params(sql, params)
+    with raw.cursor(binary=binary) as cur:
+        return cur.execute(psql, values).fetchall()
+
+
 def _frame(session: Session, sql: str, params: dict[str, Any], columns: list[str]) -> pd.DataFrame:
     """Run a query and return its rows as a frame.
 
@@ -275,12 +287,7 @@ def tally_rows(session: Session, consultation_id: int, method: str, max_cell_res
         raise ValueError("pairwise comparisons have no tallies")
     top = max(session.scalar(text("SELECT max(id) FROM segments")) or 0, session.scalar(text("SELECT max(id) FROM states")) or 0)
     packed = max_cell_respondents is not None and max_cell_respondents < _FITS["cell"] and top < _FITS["ids"]
-    if packed:
-        columns = _WORDS[method]
-        words = [m.TALLY_WORDS[c] for c in columns]
-    else:
-        columns = ("segment_key", "state_key", *TALLY_VALUES[method])
-        words = [((c, 63),) for c in columns]
+    columns = _WORDS[method] if packed else ("segment_key", "state_key", *TALLY_VALUES[method])
     params = {"c": consultation_id}
     if _is_sqlite(session):
         lists = ", ".join(f"group_concat(t.{c})" for c in columns)
@@ -296,10 +303,7 @@ def tally_rows(session: Session, consultation_id: int, method: str, max_cell_res
     else:
         record = " || ".join(["int4send(t.proposal_id)", *(f"int8send(CAST(t.{c} AS BIGINT))" for c in columns)])
         sql = f"SELECT count(*), string_agg({record}, ''::bytea) FROM vote_tallies t WHERE t.consultation_id = :c"
-        raw = session.connection().connection.driver_connection
-        psql, values = _copy_params(sql, params)
-        with raw.cursor(binary=True) as cur:  # bytea as its bytes, not as hex text
-            count, blob = cur.execute(psql, values).fetchone()
+        ((count, blob),) = _fetch_all(session, sql, params, binary=True)
         dtype = np.dtype([("p", ">i4"), *((f"w{k}", ">i8") for k in range(len(columns)))])
         records = np.frombuffer(blob or b"", dtype=dtype)
         if len(records) != count:  # a NULL word would make its record NULL, and string_agg skip it
@@ -307,8 +311,8 @@ def tally_rows(session: Session, consultation_id: int, method: str, max_cell_res
         got = [records[name].astype(np.int64) for name in dtype.names]
     # Column by column (contiguous), into a column-major array: callers read it by column.
     fields = [got[0]]
-    for values, word in zip(got[1:], words):
-        fields.extend(_unpack(values, word) if len(word) > 1 else [values])
+    for values, column in zip(got[1:], columns):
+        fields.extend(_unpack(values, m.TALLY_WORDS[column]) if packed else [values])
     unpublished = list(session.scalars(
         text("SELECT id FROM proposals WHERE consultation_id = :c AND status <> 'published'"), params
     ))
@@ -388,14 +392,7 @@ def respondent_keys(session: Session, consultation_id: int, method: str) -> np.n
         "SELECT r.id, coalesce(r.segment_id, 0), coalesce(r.state_id, 0) FROM respondents r"
         f" WHERE r.consultation_id = :c AND {_has_rows(method)} ORDER BY r.id"
     )
-    raw = session.connection().connection.driver_connection
-    if _is_sqlite(session):
-        rows = raw.execute(sql, {"c": consultation_id}).fetchall()
-    else:
-        psql, values = _copy_params(sql, {"c": consultation_id})
-        with raw.cursor() as cur:
-            rows = cur.execute(psql, values).fetchall()
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return np.array(_fetch_all(session, sql, {"c": consultation_id}), dtype=np.int64).reshape(-1, 3)
 
 
 def iter_respondent_rows(

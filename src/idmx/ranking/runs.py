@@ -486,7 +486,8 @@ def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
     # (respondent, proposal) indexes, others in the order they were cast; an ORDER BY inside
     # PostgreSQL's aggregates sorts every group once per list (1 s more at 2,000,000 rows). Numpy
     # sorts the batches that need it, below.
-    if queries._is_sqlite(s):
+    sqlite = queries._is_sqlite(s)
+    if sqlite:
         sql = f"SELECT r.id, group_concat({second}), group_concat({third}) {rows} GROUP BY r.id ORDER BY r.id"
         batches = queries._stream(s, sql, {"c": consultation_id}, 5_000)
     else:
@@ -494,14 +495,11 @@ def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
         # formatted as text), read whole: a cursor would forbid the parallel plan.
         pair = f"int8send(CAST({second} AS BIGINT)) || int8send(CAST({third} AS BIGINT))"
         sql = f"SELECT r.id, string_agg({pair}, ''::bytea) {rows} GROUP BY r.id ORDER BY r.id"
-        raw = s.connection().connection.driver_connection
-        psql, values = queries._copy_params(sql, {"c": consultation_id})
-        with raw.cursor(binary=True) as cur:
-            result = cur.execute(psql, values).fetchall()
+        result = queries._fetch_all(s, sql, {"c": consultation_id}, binary=True)
         batches = (result[i:i + 5_000] for i in range(0, len(result), 5_000))
     for part in batches:
         ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
-        if queries._is_sqlite(s):
+        if sqlite:
             counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
             columns = [np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",") for k in (1, 2)]
         else:
