@@ -39,7 +39,7 @@ ANCHORS = [
     ("SQLAlchemy: cache key / compile", r"_generate_cache_key|_gen_cache_key|_compile_w_cache|SQLCompiler|sql/compiler\.py"),
     ("sending the response to granian", r"capture_response_started|ASGIResponse\.send_body|ASGIResponse\.start_response"),
     ("Jinja2 template render", r"jinja2/|Template\.to_asgi_response|template_engine"),
-    ("Litestar: rate-limit middlewares (incl. their check's thread hop)", r"RateLimitMiddleware|idmx/limits\.py"),
+    ("Litestar: rate-limit middlewares (incl. their check's thread hop)", r"RateLimitMiddleware|idmx/web/limits\.py"),
     ("Litestar: CSRF middleware", r"CSRFMiddleware"),
     ("Litestar: form / body parsing", r"parse_url_encoded|Request\.form|Request\.body|Request\.stream|url_encoded"),
     ("idmx: locale middleware", r"locale_middleware|idmx/i18n"),

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 
 
 def consultation(db: Database, slug: str = "prueba", *, phase: str = "open", **overrides) -> m.Consultation:

@@ -20,14 +20,13 @@ from idmx.accounts.controllers import AccountController
 from idmx.api.controllers import api_router
 from idmx.api.openapi import openapi_config
 from idmx.api.staff import ApiTokenController
-from idmx.consultations.controllers import ConsultationController
-from idmx.consultations.reports import ReportController
+from idmx.consultation_admin.controllers import StaffConsultationController
+from idmx.consultations.controllers import ConsultationController, ReportController
 from idmx.db import Database
-from idmx.errors import EXCEPTION_HANDLERS
 from idmx.exports.central import CentralExportController
 from idmx.exports.controllers import ConsultationDataController
 from idmx.exports.edition_downloads import EditionDownloadController
-from idmx.limits import rate_limit_middleware, store_registry
+from idmx.moderation.controllers import ModerationController
 from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR, templates_dir
 from idmx.plans.answer_controllers import PlanController
@@ -39,12 +38,11 @@ from idmx.ranking.controllers import ResultsController
 from idmx.requests.controllers import DataRequestController
 from idmx.requests.staff_controllers import StaffDataRequestController
 from idmx.settings import Settings
-from idmx.site import LANG_COOKIE, SiteController
-from idmx.staff.audit_log import AuditLogController
-from idmx.staff.consultations import StaffConsultationController
-from idmx.staff.controllers import StaffController
-from idmx.staff.moderation import ModerationController
+from idmx.site.controllers import LANG_COOKIE, SiteController
+from idmx.staff.controllers import AuditLogController, StaffController
 from idmx.web import reject_impossible_ids
+from idmx.web.errors import EXCEPTION_HANDLERS
+from idmx.web.limits import rate_limit_middleware, store_registry
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from idmx import clock
 from idmx.db import models as m
-from idmx.db.types import utcnow
 
 
 def plain(value: Any) -> Any:
@@ -42,7 +42,7 @@ def record(
     """Add an audit event to the caller's transaction: it lands exactly when the action does."""
     s.add(
         m.AuditEvent(
-            at=utcnow(), actor_id=actor_id, institution_id=institution_id, action=action, object_type=obj[0],
+            at=clock.now(), actor_id=actor_id, institution_id=institution_id, action=action, object_type=obj[0],
             object_id=obj[1], before=plain(before) if before else None, after=plain(after) if after else None,
             public_note=public_note,
         )

@@ -192,7 +192,7 @@ def seed(demo: bool) -> None:
 def createuser(email: str, role: str, institution: str | None, password: str) -> None:
     """Create a staff account (the password is stored as an argon2id hash only)."""
     from idmx.accounts.services import create_user
-    from idmx.db.models import Role
+    from idmx.enums import Role
     from idmx.errors import DomainError
 
     database = _database(_settings())

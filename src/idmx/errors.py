@@ -1,27 +1,16 @@
-"""Domain exceptions and how they render: HTML pages for browsers, fragments for htmx, JSON for /api."""
+"""Domain exceptions: a refused action with a message for the person who tried it.
+
+Services raise these; `idmx.web.errors` renders them (an HTML page, an htmx fragment or a JSON error).
+This module imports neither the web framework nor the database, so pure domain code can raise them too.
+"""
 
 from __future__ import annotations
 
-import logging
-
-from litestar import MediaType, Request, Response
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
-from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-
-from idmx.i18n import gettext as _
-
-log = logging.getLogger("idmx")
+__all__ = ["Conflict", "DomainError", "NotFound"]
 
 
 class DomainError(Exception):
-    """A refused action with a message for the person who tried it."""
+    """A refused action with a message for the person who tried it; `field` names the input at fault."""
 
     status_code = 400
 
@@ -40,73 +29,3 @@ class Conflict(DomainError):
 class NotFound(DomainError):
     status_code = 404
 
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def _render(request: Request, status: int, title: str, message: str, field: str | None = None) -> Response:
-    if _is_api(request):
-        body: dict[str, object] = {"status_code": status, "detail": message}
-        if field:
-            body["field"] = field
-        return Response(body, status_code=status, media_type=MediaType.JSON)
-    template = "errors/_message.html" if request.headers.get("hx-request") == "true" else "errors/error.html"
-    return Template(
-        template_name=template,
-        context={"status": status, "title": title, "message": message},
-        status_code=status,
-        headers={"Vary": "HX-Request"},
-    )
-
-
-def domain_error_handler(request: Request, exc: DomainError) -> Response:
-    titles = {404: _("Not found"), 409: _("This cannot be done now")}
-    return _render(request, exc.status_code, titles.get(exc.status_code, _("Request refused")), exc.message, exc.field)
-
-
-def http_error_handler(request: Request, exc: HTTPException) -> Response:
-    status = exc.status_code
-    if isinstance(exc, NotAuthorizedException) and not _is_api(request):
-        from urllib.parse import quote
-
-        target = "/staff/login?next=" + quote(request.url.path, safe="/")
-        if request.headers.get("hx-request") == "true":  # htmx follows HX-Redirect, not a 303 inside a swap
-            return Response("", status_code=401, headers={"HX-Redirect": target})
-        return Redirect(target, status_code=303)
-    if _is_api(request) and isinstance(exc, ValidationException):
-        return Response(
-            {"status_code": status, "detail": exc.detail, "extra": exc.extra},
-            status_code=status,
-            media_type=MediaType.JSON,
-        )
-    messages = {
-        NotFoundException: (_("Not found"), _("The page you are looking for does not exist.")),
-        NotAuthorizedException: (_("Sign-in required"), _("Please sign in to continue.")),
-        PermissionDeniedException: (_("Not allowed"), _("You do not have permission to do this.")),
-    }
-    title, message = messages.get(type(exc), (_("Request refused"), str(exc.detail)))
-    if status == 403 and "csrf" in str(exc.detail).lower():
-        title, message = _("Form expired"), _("The form expired or was sent from another site. Reload the page and try again.")
-    if status == 429:
-        title, message = _("Too many requests"), _("You are sending too many requests. Please wait a moment and try again.")
-    if status == 413:
-        title, message = _("Too large"), _("What you sent is too large.")
-    return _render(request, status, title, message)
-
-
-def server_error_handler(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _render(
-        request,
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        _("Something went wrong"),
-        _("We could not complete your request. Nothing was stored: please try again."),
-    )
-
-
-EXCEPTION_HANDLERS = {
-    DomainError: domain_error_handler,
-    HTTPException: http_error_handler,
-    Exception: server_error_handler,
-}

@@ -10,13 +10,14 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.paths import seeds_dir
@@ -151,7 +152,7 @@ def token_hash(token: str) -> str:
 
 def seed_demo(db: Database, now: datetime | None = None) -> dict[str, int]:
     """Create the demo consultations with synthetic respondents and votes; skip any that exist."""
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or clock.now()).replace(microsecond=0)
     proposals = load_json("demo_proposals.json")
     created: dict[str, int] = {}
     with db.write() as s:
@@ -176,7 +177,9 @@ def seed_demo(db: Database, now: datetime | None = None) -> dict[str, int]:
 
 def _rank_demo(db: Database, slugs: Iterable[str]) -> None:
     """Store a ranking run for each new demo consultation with votes, so the IDMX list can be built at once."""
-    from idmx.ranking import runs  # the ranking engine is heavy; plain reference seeding does not need it
+    from idmx.ranking import (
+        runs,  # the ranking engine is heavy; plain reference seeding does not need it
+    )
 
     with db.read() as s:
         ids = list(s.scalars(select(m.Consultation.id).where(m.Consultation.slug.in_(list(slugs)))))

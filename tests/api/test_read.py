@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from idmx.api import queries
+from idmx import clock
 from idmx.db import models as m
 from idmx.plans import items, policy
 from tests.api.world import OTHER, OWN, RESPONDENT_MARK, SECRET, World
@@ -132,14 +132,14 @@ def test_plans_public_status_history_and_institution_scope(client, world: World,
     assert denied["item"]["denial_explanation"] == "No existe la información"
     assert [e["kind"] for e in denied["history"]] == ["created", "denied"]
     assert [e["to_status"] for e in denied["history"]] == ["pending", "denied"]
-    assert denied["history"][0]["at"] == queries.today().isoformat()
+    assert denied["history"][0]["at"] == clock.today().isoformat()
     assert denied["editions"][0]["edition_id"] == world.edition_id
     assert all("actor" not in str(e) for e in denied["history"])
     assert _get(client, "/plan-items/999999").status_code == 404
     # Overdue is derived from today's date: a committed item whose date passed reads "overdue".
     with db.write() as s:
         item = s.get(m.PlanItem, world.plan["agua"])
-        item.due_date = queries.today() - timedelta(days=1)
+        item.due_date = clock.today() - timedelta(days=1)
     assert _get(client, f"/plan-items/{world.plan['agua']}").json()["item"]["status"] == "overdue"
 
 
@@ -183,7 +183,7 @@ def test_etag_changes_with_content_and_last_modified(client, world: World, db):
     assert _get(client, path, headers={"If-Modified-Since": lm}).status_code == 304
     with db.write() as s:
         item = s.get(m.PlanItem, world.plan["aire"])
-        items.apply(s, item, lambda a: policy.commit(a, queries.today() + timedelta(days=5), queries.today()), actor_id=None)
+        items.apply(s, item, lambda a: policy.commit(a, clock.today() + timedelta(days=5), clock.today()), actor_id=None)
     second = _get(client, path, headers={"If-None-Match": first.headers["etag"]})
     assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
 

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from idmx import clock
 from idmx.accounts.services import create_user
-from idmx.api import queries, tokens
+from idmx.api import tokens
 from idmx.cli import main
 from idmx.db import models as m
 from tests.accounts.test_auth import PASSWORD, login
@@ -57,7 +58,7 @@ def test_institution_admin_creates_sees_once_uses_and_revokes(client, db, staff,
     assert created.actor_id == staff["admin"] and token not in str(created.after)
     # Shown once: the list never shows it again.
     assert token not in client.get(PAGE).text
-    due = (queries.today() + timedelta(days=9)).isoformat()
+    due = (clock.today() + timedelta(days=9)).isoformat()
     use = client.post(f"/api/v1/plan-items/{world.plan['aire']}/commit", json={"due_date": due}, headers=auth(token))
     assert use.status_code == 200
     r = post_form(client, f"{PAGE}/revoke", {"token_id": str(row.id)})

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from idmx.api import controllers, queries, tokens
+from idmx import clock
+from idmx.api import controllers, tokens
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.plans import policy
 from tests.api.world import World, auth
 
@@ -36,7 +37,7 @@ def _fields(r) -> list[str | None]:
 
 
 def test_commit_stores_answer_history_and_audit_naming_the_token(client, db, world: World):
-    due = queries.today() + timedelta(days=20)
+    due = clock.today() + timedelta(days=20)
     r = _post(client, world.plan["aire"], "commit", {"due_date": due.isoformat()}, world.token)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -92,7 +93,7 @@ def test_late_due_date_needs_a_justification(client, db, world: World):
     assert r.status_code == 422 and _fields(r) == ["justification"]
     r = _post(client, world.plan["aire"], "commit", {"due_date": late, "justification": "Falta presupuesto"}, world.token)
     assert r.status_code == 200 and r.json()["item"]["late_justification"] == "Falta presupuesto"
-    past = (queries.today() - timedelta(days=1)).isoformat()
+    past = (clock.today() - timedelta(days=1)).isoformat()
     r = _post(client, world.plan["aire"], "commit", {"due_date": past}, world.token)
     assert r.status_code == 422 and _fields(r) == ["due_date"]
 
@@ -111,7 +112,7 @@ def test_malformed_bodies_name_the_field(client, db, world: World):
 
 
 def test_tokens_are_scoped_to_their_institution(client, db, world: World):
-    due = (queries.today() + timedelta(days=5)).isoformat()
+    due = (clock.today() + timedelta(days=5)).isoformat()
     r = _post(client, world.plan["censo"], "commit", {"due_date": due}, world.token)  # INEGI's item, SEMARNAT token
     assert r.status_code == 404 and r.json()["status_code"] == 404
     assert _post(client, 999999, "commit", {"due_date": due}, world.token).status_code == 404
@@ -121,7 +122,7 @@ def test_tokens_are_scoped_to_their_institution(client, db, world: World):
 
 
 def test_missing_unknown_and_revoked_tokens_get_401(client, db, world: World):
-    body = {"due_date": (queries.today() + timedelta(days=5)).isoformat()}
+    body = {"due_date": (clock.today() + timedelta(days=5)).isoformat()}
     for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"},
                     {"Authorization": "Bearer idmx_unknown"}, {"Authorization": "Bearer " + world.token + "x"}):
         r = client.post(f"{API}/{world.plan['aire']}/commit", json=body, headers=headers)
@@ -143,7 +144,7 @@ def test_only_the_token_hash_is_stored(db, world: World):
 
 def test_writes_are_rate_limited_per_token(client, world: World, monkeypatch):
     monkeypatch.setattr(controllers, "WRITES_PER_HOUR", 2)
-    body = {"due_date": (queries.today() + timedelta(days=5)).isoformat()}
+    body = {"due_date": (clock.today() + timedelta(days=5)).isoformat()}
     assert _post(client, world.plan["aire"], "commit", body, world.token).status_code == 200
     assert _post(client, world.plan["aire"], "commit", body, world.token).status_code == 200
     r = _post(client, world.plan["aire"], "commit", body, world.token)
@@ -164,7 +165,7 @@ def test_reopening_gives_the_editions_time_to_answer(client, db, world: World):
     editions gets the default."""
     with db.write() as s:
         s.get(m.Edition, world.edition_id).answer_business_days = 45
-    today = policy.local_date(utcnow())
+    today = clock.local_date(utcnow())
     r = _post(client, world.plan["suelo"], "reopen", {"note": "Se revisará"}, world.token)
     assert r.status_code == 200
     basis = client.get("/api/v1/legal-bases").json()["items"][0]["code"]

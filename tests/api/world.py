@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from idmx.api import queries, tokens
+from idmx import clock
+from idmx.api import tokens
+from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.plans import items, policy
 from idmx.ranking import runs
 
@@ -79,7 +80,7 @@ def _proposals_and_votes(s, c: m.Consultation, topic_id: int, institution_id: in
 
 def build(db: Database) -> World:
     w = World()
-    today = queries.today()
+    today = clock.today()
     with db.write() as s:
         w.inst = dict(s.execute(select(m.Institution.acronym, m.Institution.id)
                                 .where(m.Institution.acronym.in_([OWN, OTHER]))).all())

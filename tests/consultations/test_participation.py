@@ -8,8 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from idmx.consultations import identity
 from idmx.db import models as m
+from idmx.web import respondents as identity
 from tests import factories as f
 
 

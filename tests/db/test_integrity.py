@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 
 
 def _consultation(s, **overrides):

@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from idmx.clock import now as utcnow
 from idmx.consultations import voting
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.db.upsert import insert_for
+from idmx.moderation.services import merge_proposals
 from idmx.ranking import tallies
-from idmx.staff.moderation_services import merge_proposals
 from tests import factories as f
 
 TITLES = ["Calidad del aire", "Presupuesto federal", "Contratos públicos", "Padrón de escuelas", "Registro de agua"]

@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.cli import main
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.plans import compliance, plan_export, policy
 from idmx.plans import items as plan_items
-from idmx.plans.answers import today
+from idmx.plans import plan_export, policy
 from tests import factories
 from tests.accounts.test_auth import PASSWORD, login
 
@@ -32,7 +32,7 @@ def plan_world(db: Database) -> dict:
     INEGI: one pending item. Returns the ids and the committed due date."""
     edition = factories.published_edition(db, ["Calidad del aire", "Descargas de agua", "Emisiones de CO2"],
                                           series="idmx-central")
-    on = today()
+    on = clock.today()
     due = on + timedelta(days=30)
     with db.write() as s:
         ids = list(s.scalars(select(m.InfrastructureItem.plan_item_id).where(m.InfrastructureItem.edition_id == edition.id)
@@ -87,7 +87,7 @@ def test_one_plan_in_csv_xlsx_and_json(client, db):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     doc = r.json()
     assert doc["institution"]["acronym"] == "SEMARNAT" and doc["institution"]["name"]
-    assert doc["columns"] == list(plan_export.KEYS) and doc["statuses_on"] == today().isoformat()
+    assert doc["columns"] == list(plan_export.KEYS) and doc["statuses_on"] == clock.today().isoformat()
     items = {i["item_id"]: i for i in doc["items"]}
     assert all(list(i) == list(plan_export.KEYS) for i in doc["items"])
     assert items[w["committed"]]["status"] == "committed" and items[w["committed"]]["due_date"] == w["due"].isoformat()
@@ -150,7 +150,7 @@ def test_compliance_in_csv_xlsx_and_json(client, db):
     assert rate.value == pytest.approx(float(rows["SEMARNAT"]["delivery_rate"]), abs=1e-4)
 
     doc = client.get("/monitoring.json").json()
-    assert doc["statuses_on"] == compliance.today_in_mexico().isoformat()
+    assert doc["statuses_on"] == clock.today().isoformat()
     assert list(doc["institutions"][0]) == doc["columns"]
     by_acronym = {i["acronym"]: i for i in doc["institutions"]}
     assert by_acronym["SEMARNAT"]["total"] == 4 and by_acronym["INEGI"]["delivery_rate"] is None

@@ -17,9 +17,9 @@ from sqlalchemy import select, update
 
 from idmx import i18n, seeding
 from idmx.cli import main
+from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import Conflict, NotFound
 from idmx.exports import consultation_data as data
 from idmx.ranking import files, queries, runs

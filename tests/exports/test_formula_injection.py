@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 import pytest
 from openpyxl import load_workbook
 
+from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.exports import consultation_data as data
@@ -155,9 +156,8 @@ def _plan_payload_world(db: Database) -> None:
 
     from idmx.plans import items as plan_items
     from idmx.plans import policy
-    from idmx.plans.answers import today
-
-    on = today()
+    
+    on = clock.today()
     with db.write() as s:
         inst = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT"))
         basis = s.scalar(select(m.LegalBasis.id).order_by(m.LegalBasis.id).limit(1))

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sqlalchemy import insert, select
 
 from idmx.cli import main
+from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.exports import consultation_data as data
 from idmx.ranking import runs
 from tests import factories

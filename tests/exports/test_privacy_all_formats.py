@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from idmx import clock
 from idmx.cli import main
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.exports import consultation_data as data
 from idmx.plans import items as plan_items
 from idmx.plans import policy
-from idmx.plans.answers import today
 from tests import factories
 from tests.api import world as api_world
 from tests.exports.scan import assert_clean
@@ -54,7 +54,7 @@ def _minute_marks(times: list[datetime]) -> dict[str, str]:
 
 def _private_rows(db: Database, world: dict) -> dict[str, str]:
     """Followers, outbox, answers given by a named staff member; returns the extra literals."""
-    on = today()
+    on = clock.today()
     with db.write() as s:
         staff = s.scalar(select(m.StaffUser).where(m.StaffUser.email.like(f"%{STAFF_EMAIL}")))
         plan_ids = list(s.scalars(select(m.PlanItem.id).order_by(m.PlanItem.id)))

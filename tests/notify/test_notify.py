@@ -14,10 +14,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from idmx import clock
 from idmx.cli import main
 from idmx.db import models as m
 from idmx.notify import follows, links, outbox, sender
-from idmx.plans import item_views, items, policy
+from idmx.plans import items, policy
 from idmx.settings import Settings, SettingsError
 
 REFUSED = "rechazo@example.mx"
@@ -172,7 +173,7 @@ def test_follow_confirm_change_and_notify_end_to_end(db, settings, smtp):
     links.configure(settings)
     with db.write() as s:
         institution_id = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "INEGI"))
-        today = item_views.today_in_mexico()
+        today = clock.today()
         item = items.create(s, institution_id=institution_id, source=m.PlanSource.own, title="Censo de población",
                             today=today)
         s.flush()

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.db import models as m
 from idmx.plans import answers, items, policy
@@ -45,7 +46,7 @@ def institution_id(db, acronym: str) -> int:
 
 def new_item(db, acronym: str = "SEMARNAT", title: str = "Calidad del aire por estación", *,
              policy_days: int | None = 30, source: m.PlanSource = m.PlanSource.idmx) -> int:
-    today = answers.today()
+    today = clock.today()
     with db.write() as s:
         item = items.create(s, institution_id=institution_id(db, acronym), source=source, title=title, today=today,
                             policy_due=today + timedelta(days=policy_days) if policy_days is not None else None,
@@ -73,7 +74,7 @@ def as_(client, who: str) -> None:
 
 
 def iso(days: int) -> str:
-    return (answers.today() + timedelta(days=days)).isoformat()
+    return (clock.today() + timedelta(days=days)).isoformat()
 
 
 # --- scope and roles -------------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def test_commit_publish_deny_reopen_round_trip_with_history(client, db, staff):
     as_(client, "admin")
     r = post_form(client, f"/staff/plan/{first}/commit", {"due_date": iso(10), "justification": ""})
     assert r.status_code == 303 and r.headers["location"] == f"/staff/plan/{first}?saved=commit"
-    assert item(db, first).due_date == answers.today() + timedelta(days=10)
+    assert item(db, first).due_date == clock.today() + timedelta(days=10)
     assert post_form(client, f"/staff/plan/{first}/publish",
                      {"url": "https://datos.gob.mx/aire", "catalogue_id": "semarnat-aire"}).status_code == 303
     published = item(db, first)
@@ -339,7 +340,7 @@ def test_plan_xlsx_has_typed_cells(client, db, staff):
     due = ws.cell(row=2, column=4)
     assert due.is_date and isinstance(due.value, (date, datetime))
     due_value = due.value.date() if isinstance(due.value, datetime) else due.value
-    assert due_value == answers.today() + timedelta(days=40)
+    assert due_value == clock.today() + timedelta(days=40)
     assert isinstance(ws.cell(row=2, column=1).value, int)
 
 
@@ -379,4 +380,4 @@ def test_reopening_through_the_plan_page_uses_the_editions_answer_window(client,
     assert post_form(client, f"/staff/plan/{plan_id}/deny",
                      {"legal_basis": legal_basis_id(db), "explanation": "La información no existe"}).status_code == 303
     assert post_form(client, f"/staff/plan/{plan_id}/reopen", {"note": "Se localizó"}).status_code == 303
-    assert item(db, plan_id).answer_by == policy.add_business_days(answers.today(), 7)
+    assert item(db, plan_id).answer_by == policy.add_business_days(clock.today(), 7)

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from idmx import clock
 from idmx.db import models as m
 from idmx.plans import compliance, policy
 from idmx.plans.compliance import ItemRow
@@ -142,7 +143,7 @@ def plan_items(db):
     """SEMARNAT: one published on time, one overdue, one denied. INEGI: one pending. Relative to the real today."""
     from idmx.plans import items
 
-    today = compliance.today_in_mexico()
+    today = clock.today()
     with db.write() as s:
         semarnat, inegi = _institution(s, "SEMARNAT"), _institution(s, "INEGI")
         basis = s.scalar(select(m.LegalBasis.id).limit(1))
@@ -163,7 +164,7 @@ def test_load_rows_reads_every_item_with_its_institution(db, plan_items):
     with db.read() as s:
         loaded = compliance.load_rows(s)
     assert len(loaded) == 4
-    result = {r.acronym: r for r in compliance.summarise(loaded, compliance.today_in_mexico())}
+    result = {r.acronym: r for r in compliance.summarise(loaded, clock.today())}
     semarnat = result["SEMARNAT"]
     assert (semarnat.published_on_time, semarnat.overdue, semarnat.denied, semarnat.total) == (1, 1, 1, 3)
     assert semarnat.delivery_rate == pytest.approx(1 / 3)

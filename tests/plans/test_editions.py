@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
+from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.db import models as m
 from idmx.plans import editions, policy
@@ -267,7 +268,7 @@ def test_central_builds_corrects_and_publishes(client, db, world):
     with db.read() as s:
         plans = {p.id: p for p in s.scalars(select(m.PlanItem))}
     assert len(plans) == 4
-    today = policy.local_date(now)
+    today = clock.local_date(now)
     tiers = {1: 65, 2: 130, 3: 250}
     for item in items:
         plan = plans[item.plan_item_id]
@@ -464,7 +465,7 @@ def test_every_edition_route_is_central_only_and_never_fails_for_the_central_tea
     with db.write() as s:
         values["plan_item_id"] = plan_items.create(
             s, institution_id=s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT")),
-            source=m.PlanSource.own, title="Conjunto propio", today=policy.local_date(datetime.now(timezone.utc))).id
+            source=m.PlanSource.own, title="Conjunto propio", today=clock.local_date(datetime.now(timezone.utc))).id
     routes = sorted((method, route.path, handler.name) for route in app.routes if route.path.startswith(BASE)
                     for handler in getattr(route, "route_handlers", []) for method in handler.http_methods
                     if method in ("GET", "POST"))
@@ -491,7 +492,7 @@ def test_an_institutions_own_dataset_feeds_into_the_next_edition_and_keeps_its_a
 
     with db.write() as s:
         own = plan_items.create(s, institution_id=world["inst"]["SEMARNAT"], source=m.PlanSource.own,
-                                title="Inventario de humedales por cuenca", today=policy.local_date(datetime.now(timezone.utc)))
+                                title="Inventario de humedales por cuenca", today=clock.local_date(datetime.now(timezone.utc)))
     as_(client, "central@idmx.gob.mx")
     edition_id = build_and_fix(client, db, world)
     page = client.get(f"{BASE}/{edition_id}")

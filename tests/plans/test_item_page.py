@@ -13,17 +13,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from idmx import clock
 from idmx.accounts.services import create_user
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.notify import follows
-from idmx.plans import item_views, items, policy
+from idmx.plans import items, policy
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD
 from tests.consultations.test_participation import csrf, post_form
 
 STAFF_EMAIL = "enlace.datos@semarnat.gob.mx"
-TODAY = item_views.today_in_mexico()
+TODAY = clock.today()
 
 
 def _id(db, model, **where) -> int:

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idmx.db.models import PlanStatus
+from idmx.enums import PlanStatus
 from idmx.plans import policy
 from idmx.plans.policy import Answer, PublicStatus, TransitionError
 

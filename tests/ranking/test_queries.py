@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from idmx import seeding
+from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.ranking import queries, runs
 from idmx.ranking.compute import NOT_STATED
 from tests import factories

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import func, insert, select
 
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from tests import factories as f
 
 

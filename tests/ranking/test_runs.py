@@ -212,8 +212,8 @@ def test_segment_targets_without_not_stated_keep_the_skippers_share(db):
     """Staff set targets for the six sectors; people who skipped the question keep their sample share."""
     from sqlalchemy import insert, select
 
+    from idmx.clock import now as utcnow
     from idmx.db import models as m
-    from idmx.db.types import utcnow
     from idmx.ranking import runs
     from tests import factories as f
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from idmx import clock
 from idmx.db import models as m
-from idmx.plans import compliance, policy
+from idmx.plans import policy
 from tests import factories as f
 from tests.consultations.test_participation import csrf, post_form
 from tests.staff.test_moderation import as_, institution_id, staff  # noqa: F401 - the fixture is used by name
@@ -180,7 +181,7 @@ def test_routing_creates_the_plan_item_in_one_step(client, db, staff, received):
         item = s.get(m.PlanItem, req.plan_item_id)
         events = list(s.scalars(select(m.PlanEvent).where(m.PlanEvent.plan_item_id == item.id)))
         audit = list(s.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "data_request.route")))
-    today = compliance.today_in_mexico()
+    today = clock.today()
     assert (item.institution_id, item.source, item.title, item.status) == (
         semarnat, m.PlanSource.request, VALID["title"], m.PlanStatus.pending)
     assert item.description == VALID["description"]

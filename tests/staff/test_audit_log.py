@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from idmx.audit import record
 from idmx.db import models as m
-from idmx.staff import audit_log
-from idmx.staff.moderation_services import changes
+from idmx.moderation.services import changes
+from idmx.staff import forms as audit_forms
+from idmx.staff import services as audit_log
 from tests.staff.test_moderation import as_, institution_id, staff  # noqa: F401 - the fixture is used by name
 
 
@@ -120,7 +121,7 @@ def test_changes_lists_only_what_differs():
 
 
 def test_parse_filters_reads_dates_in_mexico_city_time():
-    f = audit_log.parse_filters({"from": "2026-03-10", "to": "2026-03-10", "page": "0"})
+    f = audit_forms.parse_filters({"from": "2026-03-10", "to": "2026-03-10", "page": "0"})
     assert f.page == 1 and not f.errors
     start, end = audit_log._conditions(f)[0].right.value, audit_log._conditions(f)[1].right.value
     assert start == datetime(2026, 3, 10, 6, tzinfo=timezone.utc) and end == datetime(2026, 3, 11, 6, tzinfo=timezone.utc)

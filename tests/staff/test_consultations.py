@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from idmx.accounts.services import create_user
+from idmx.clock import now as utcnow
+from idmx.consultation_admin import forms
+from idmx.consultations import rules
 from idmx.db import models as m
-from idmx.db.types import utcnow
-from idmx.staff import consultation_forms as forms
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
 from tests.consultations.test_participation import csrf, post_form
@@ -316,16 +317,16 @@ def test_publish_then_open_now_then_close_now(client, db, staff, ref):
     assert r.status_code == 303 and r.headers["location"] == f"{BASE}/{c.id}"
     published = get(db, c.id)
     assert published.status == m.ConsultationStatus.published and published.opens_at == c.opens_at
-    assert published.phase(utcnow()) == "upcoming"
+    assert rules.phase(published, utcnow()) == "upcoming"
     before = utcnow()
     assert post_form(client, f"{BASE}/{c.id}/open", {}).status_code == 303
     opened = get(db, c.id)
-    assert before <= opened.opens_at <= utcnow() and opened.is_open(utcnow())
+    assert before <= opened.opens_at <= utcnow() and rules.is_open(opened, utcnow())
     assert client.get(f"/c/{c.slug}/").status_code == 200
     assert post_form(client, f"{BASE}/{c.id}/open", {}).status_code == 409  # already open
     assert post_form(client, f"{BASE}/{c.id}/close", {}).status_code == 303
     closed = get(db, c.id)
-    assert closed.phase(utcnow()) == "closed" and closed.closes_at <= utcnow()
+    assert rules.phase(closed, utcnow()) == "closed" and closed.closes_at <= utcnow()
     assert post_form(client, f"{BASE}/{c.id}/close", {}).status_code == 409
     actions = [e.action for e in consultation_events(db)]
     assert actions == ["consultation.publish", "consultation.open", "consultation.close"]

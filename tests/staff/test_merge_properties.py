@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import Conflict, DomainError, NotFound
-from idmx.staff.moderation_services import merge_proposals
+from idmx.moderation.services import merge_proposals
 from tests import factories as f
 
 A, B, X, Y = range(4)  # positions of the votable proposals; C (merged into B) is not votable

@@ -421,7 +421,7 @@ def test_duplicates_are_suggested_with_one_click_merge(client, db, moderated):
 def test_reports_table_refuses_inconsistent_rows(db, moderated, values):
     from sqlalchemy.exc import IntegrityError
 
-    from idmx.db.types import utcnow
+    from idmx.clock import now as utcnow
 
     c, published, _ = moderated
     if values.get("resolved_at") == "now":

@@ -17,11 +17,11 @@ from datetime import timedelta
 import pytest
 from litestar.testing import TestClient
 
+from idmx import clock
 from idmx.accounts.services import create_user
+from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.plans import items as plan_items
-from idmx.plans import policy
 from tests import factories
 from tests.accounts.test_auth import PASSWORD, login
 
@@ -140,7 +140,7 @@ def _world(db):
             s.add_all([report, request])
             s.flush()
             item = plan_items.create(s, institution_id=inst.id, source=m.PlanSource.own, title=f"Conjunto {label}",
-                                     today=policy.local_date(now))
+                                     today=clock.local_date(now))
             ids[label] = {"consultation_id": c.id, "proposal_id": p.id, "report_id": report.id,
                           "request_id": request.id, "item_id": item.id, "plan_item_id": item.id}
     for label, values in ids.items():

@@ -10,8 +10,8 @@ from litestar.response import Template
 from idmx.accounts import sessions, throttle
 from idmx.accounts.guards import ALL_STAFF, principal_of, staff_guard
 from idmx.accounts.services import authenticate, change_password, normalise_email
-from idmx.consultations.forms import clean_text
 from idmx.db import Database
+from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.settings import Settings
 from idmx.web import FormData, client_ip, page, see_other

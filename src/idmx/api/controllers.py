@@ -65,7 +65,7 @@ class ConsultationsApi(Controller):
         """Published consultations, newest first; filter by the institution that runs them and by phase."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.consultations(s, window, queries.now_utc(), institution, phase)
+            found = queries.consultations(s, window, queries.clock.now(), institution, phase)
         return _page(request, out.ConsultationPage, found, window)
 
     @get("/{slug:str}", name="api:consultation",
@@ -73,7 +73,7 @@ class ConsultationsApi(Controller):
     def consultation(self, request: Request, db: NamedDependency[Database], slug: Slug) -> Response[out.Consultation]:
         """One published consultation."""
         with db.read() as s:
-            return http.cached(request, queries.consultation(s, slug, queries.now_utc()))
+            return http.cached(request, queries.consultation(s, slug, queries.clock.now()))
 
     @get("/{slug:str}/proposals", name="api:proposals",
          summary="List a consultation's proposals", sync_to_thread=True, responses=http.DETAIL_RESPONSES)
@@ -85,7 +85,7 @@ class ConsultationsApi(Controller):
         """Published proposals; `counts` only while the consultation shows its results (live, or after closing)."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.proposals(s, slug, window, queries.now_utc(), institution, topic)
+            found = queries.proposals(s, slug, window, queries.clock.now(), institution, topic)
         return _page(request, out.ProposalPage, found, window)
 
     @get("/{slug:str}/runs", name="api:runs",
@@ -97,7 +97,7 @@ class ConsultationsApi(Controller):
         """Ranking runs, newest first; 404 while the consultation's results are not public."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.runs(s, slug, window, queries.now_utc())
+            found = queries.runs(s, slug, window, queries.clock.now())
         return _page(request, out.RunPage, found, window)
 
     @get("/{slug:str}/runs/{run_id:int}", name="api:run",
@@ -105,7 +105,7 @@ class ConsultationsApi(Controller):
     def run(self, request: Request, db: NamedDependency[Database], slug: Slug, run_id: Id) -> Response[out.Run]:
         """One ranking run: parameters, input fingerprint, results and summary. Runs never change."""
         with db.read() as s:
-            found = queries.run(s, slug, run_id, queries.now_utc())
+            found = queries.run(s, slug, run_id, queries.clock.now())
         return http.cached(request, found, last_modified=found.created_at, max_age=http.IMMUTABLE_MAX_AGE)
 
 

@@ -10,7 +10,11 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
 from litestar.openapi.datastructures import ResponseSpec
 
 from idmx.api.schemas import ErrorBody, ErrorItem

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from idmx import clock
 from idmx.api import schemas as out
 from idmx.api.pagination import Window, count_and_fetch, slice_list
+from idmx.consultations import rules
 from idmx.db import models as m
 from idmx.errors import NotFound
 from idmx.i18n import gettext as _
@@ -27,13 +29,6 @@ from idmx.plans.items import answer_of
 PREFIX = "/api/v1"
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def today() -> date:
-    """Plan deadlines are Mexican calendar days."""
-    return policy.local_date(now_utc())
 
 
 def _ref(acronym: str | None, name_es: str | None, name_en: str | None) -> out.InstitutionRef | None:
@@ -100,10 +95,6 @@ def legal_bases(s: Session) -> list[out.LegalBasis]:
 # --- consultations --------------------------------------------------------------------------------------------
 
 
-def _results_visible(c: m.Consultation, now: datetime) -> bool:
-    return c.results_visibility == m.ResultsVisibility.live or now >= c.closes_at
-
-
 def _consultation_query() -> Select[Any]:
     previous = aliased(m.Consultation)
     n_proposals = (
@@ -127,8 +118,8 @@ def _consultation(row: Any, now: datetime) -> out.Consultation:
         slug=c.slug, title_es=c.title_es, title_en=c.title_en, description_es=c.description_es,
         description_en=c.description_en, institution=_ref(row.acronym, row.name_es, row.name_en),
         voting_method=c.voting_method.value, proposal_mode=c.proposal_mode.value,
-        results_visibility=c.results_visibility.value, phase=c.phase(now),  # type: ignore[arg-type]
-        results_visible=_results_visible(c, now), opens_at=c.opens_at, closes_at=c.closes_at,
+        results_visibility=c.results_visibility.value, phase=rules.phase(c, now),  # type: ignore[arg-type]
+        results_visible=rules.results_visible(c, now), opens_at=c.opens_at, closes_at=c.closes_at,
         previous=row.previous_slug, proposals=int(row.n_proposals or 0), url=f"{PREFIX}/consultations/{c.slug}",
     )
 
@@ -201,7 +192,7 @@ def proposals(s: Session, slug: str, window: Window, now: datetime, institution:
     if topic:
         query = query.where(m.Topic.code == topic)
     total, rows = count_and_fetch(s, query, window)
-    counts = _counts(s, c, [r.id for r in rows]) if _results_visible(c, now) else {}
+    counts = _counts(s, c, [r.id for r in rows]) if rules.results_visible(c, now) else {}
     items = [
         out.Proposal(id=r.id, title=r.title, description=r.description,
                      institution=_ref(r.acronym, r.name_es, r.name_en), topic=r.topic,
@@ -216,7 +207,7 @@ def proposals(s: Session, slug: str, window: Window, now: datetime, institution:
 
 def _visible_consultation(s: Session, slug: str, now: datetime) -> m.Consultation:
     c: m.Consultation = _published_consultation(s, slug)[0]
-    if not _results_visible(c, now):
+    if not rules.results_visible(c, now):
         raise NotFound(_("The results of this consultation are published when it closes."))
     return c
 
@@ -318,7 +309,7 @@ def edition_published_at(s: Session, edition_id: int) -> datetime | None:
 def edition_items(s: Session, edition_id: int, window: Window, *, tier: int | None = None,
                   institution: str | None = None, status: str | None = None, day: date | None = None) -> Found:
     _published_edition(s, edition_id)
-    day = day or today()
+    day = day or clock.today()
     i = m.InfrastructureItem
     query = (
         select(i, m.Institution.acronym, m.Institution.name_es, m.Institution.name_en, m.PlanItem)
@@ -375,7 +366,7 @@ def _plan_item(row: Any, day: date) -> out.PlanItem:
 
 def plan_items(s: Session, window: Window, *, institution: str | None = None, status: str | None = None,
                source: str | None = None, day: date | None = None) -> Found:
-    day = day or today()
+    day = day or clock.today()
     query = _plan_query().order_by(m.PlanItem.id)
     if institution:
         query = query.where(m.PlanItem.institution_id == institution_id(s, institution))
@@ -390,7 +381,7 @@ def plan_items(s: Session, window: Window, *, institution: str | None = None, st
 
 
 def plan_item(s: Session, item_id: int, day: date | None = None, *, institution_id: int | None = None) -> out.PlanItemDetail:
-    day = day or today()
+    day = day or clock.today()
     query = _plan_query().where(m.PlanItem.id == item_id)
     if institution_id is not None:
         query = query.where(m.PlanItem.institution_id == institution_id)
@@ -407,7 +398,7 @@ def plan_item(s: Session, item_id: int, day: date | None = None, *, institution_
     return out.PlanItemDetail(
         item=_plan_item(row, day),
         editions=[out.EditionRef(e_id, series, version, rank, tier) for e_id, series, version, rank, tier in editions_],
-        history=[out.PlanEvent(kind=e.kind, at=policy.local_date(e.at), from_status=e.from_status,
+        history=[out.PlanEvent(kind=e.kind, at=clock.local_date(e.at), from_status=e.from_status,
                                to_status=e.to_status, details=dict(e.details or {})) for e in events],
     )
 
@@ -430,7 +421,7 @@ def _counts_out(c: compliance_.StatusCounts) -> out.StatusCounts:
 def compliance(s: Session, *, institution: str | None = None, level: str | None = None,
                day: date | None = None) -> out.Compliance:
     """The same figures as the monitoring page (`idmx.plans.compliance`), optionally for one institution or level."""
-    day = day or today()
+    day = day or clock.today()
     levels = dict(s.execute(select(m.Institution.id, m.Institution.level)).all())
     rows = compliance_.summarise(compliance_.load_rows(s, institution_id(s, institution) if institution else None), day)
     if level:

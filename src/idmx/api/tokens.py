@@ -14,10 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idmx import audit
+from idmx import audit, clock
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import DomainError, NotFound
 from idmx.i18n import gettext as _
 
@@ -67,7 +66,7 @@ def create(s: Session, *, institution_id: int, name: str, actor_id: int | None) 
     name = clean_name(name)
     token = generate()
     row = m.ApiToken(institution_id=institution_id, name=name, token_hash=hash_token(token), created_by=actor_id,
-                     created_at=utcnow())
+                     created_at=clock.now())
     s.add(row)
     s.flush()
     audit.record(s, actor_id=actor_id, action="api_token.create", obj=("api_token", row.id),
@@ -84,7 +83,7 @@ def revoke(s: Session, token_id: int, *, actor_id: int | None, institution_id: i
     if row is None:
         raise NotFound(_("There is no API token with this number."))
     if row.revoked_at is None:
-        row.revoked_at = utcnow()
+        row.revoked_at = clock.now()
         audit.record(s, actor_id=actor_id, action="api_token.revoke", obj=("api_token", row.id),
                      institution_id=row.institution_id, before={"name": row.name}, after={"revoked": True})
     return row

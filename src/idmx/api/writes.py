@@ -13,14 +13,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idmx import audit
+from idmx import audit, clock
 from idmx.api import schemas as body
 from idmx.api.tokens import TokenPrincipal
-from idmx.consultations.forms import clean_text
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import DomainError, NotFound
+from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.plans import items, policy
 
@@ -58,12 +57,12 @@ def move_for(s: Session, data: object, today: date, item_id: int) -> Move:
 
 def answer(db: Database, token: TokenPrincipal, item_id: int, action: str, data: object) -> None:
     """Apply one answer to an item of the token's institution (another institution's item: not found)."""
-    today = policy.local_date(utcnow())
+    today = clock.local_date(clock.now())
     with db.write() as s:
         row = s.get(m.ApiToken, token.id)
         if row is None or row.revoked_at is not None:  # revoked since the request was authenticated
             raise TokenRevoked(_("This API token is not valid or has been revoked."))
-        row.last_used_at = utcnow()
+        row.last_used_at = clock.now()
         item = s.scalar(
             select(m.PlanItem).where(m.PlanItem.id == item_id, m.PlanItem.institution_id == token.institution_id)
             .with_for_update().execution_options(populate_existing=True)  # concurrent answers queue (PostgreSQL)

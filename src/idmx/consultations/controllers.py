@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from idmx.consultations import forms, identity, services, voting
+from idmx import clock
+from idmx.consultations import forms, services, voting
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict
 from idmx.i18n import gettext as _
 from idmx.settings import Settings
 from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
+from idmx.web import respondents as identity
 
 VOTE_LIMIT = {"rate_limit": "vote"}
 PROPOSAL_LIMIT = {"rate_limit": "proposal"}
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 
@@ -45,7 +44,7 @@ class ConsultationController(Controller):
     ) -> Response:
         view = services.get_consultation(db, slug)
         token, new = identity.ensure_token(request)
-        now = _now()
+        now = clock.now()
         query = services.BrowseQuery(
             q=forms.clean_text(request.query_params.get("q"))[:200],
             topic=form_int(request.query_params.get("topic")),
@@ -61,7 +60,7 @@ class ConsultationController(Controller):
         context = {
             "view": view,
             "c": view.consultation,
-            "phase": view.consultation.phase(now),
+            "phase": view.phase(now),
             "listing": listing,
             "choices": services.reference_choices(db),
             "has_profile": services.has_profile(db, view.id, identity.hash_token(token)),
@@ -78,7 +77,7 @@ class ConsultationController(Controller):
         return page(
             request,
             "consultations/propose.html",
-            {"view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "form": form,
+            {"view": view, "c": view.consultation, "phase": view.phase(clock.now()), "form": form,
              "choices": services.reference_choices(db)},
             status_code=status,
         )
@@ -96,7 +95,7 @@ class ConsultationController(Controller):
         if not form.valid:
             return self._propose_page(request, db, view, form, status=422)
         token, new = identity.ensure_token(request)
-        proposal = services.create_proposal(db, view, identity.hash_token(token), form, _now())
+        proposal = services.create_proposal(db, view, identity.hash_token(token), form, clock.now())
         url = request.app.route_reverse("consultations:proposal", slug=slug, proposal_id=proposal.id)
         return _with_cookie(see_other(url + "?created=1"), token, new, settings)
 
@@ -106,16 +105,16 @@ class ConsultationController(Controller):
         text = forms.clean_text(request.query_params.get("title"))[:200]
         matches = services.similar_proposals(db, view.id, text)
         return page(request, "consultations/_similar.html", {"view": view, "c": view.consultation, "matches": matches,
-                                                              "phase": view.consultation.phase(_now())})
+                                                              "phase": view.phase(clock.now())})
 
     @get("/proposals/{proposal_id:int}", name="consultations:proposal", sync_to_thread=True)
     def proposal(self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], db: NamedDependency[Database]) -> Template:
         view = services.get_consultation(db, slug)
         token = identity.token_from(request)
-        now = _now()
+        now = clock.now()
         detail = services.proposal_detail(db, view, proposal_id, identity.hash_token(token) if token else None, now)
         return page(request, "consultations/proposal.html", {
-            "view": view, "c": view.consultation, "phase": view.consultation.phase(now), "d": detail,
+            "view": view, "c": view.consultation, "phase": view.phase(now), "d": detail,
             "p": detail.proposal, "created": request.query_params.get("created") == "1",
         })
 
@@ -125,7 +124,7 @@ class ConsultationController(Controller):
         db: NamedDependency[Database], settings: NamedDependency[Settings],
     ) -> Response:
         token, new = identity.ensure_token(request)
-        now = _now()
+        now = clock.now()
         # Approval: support=1 gives, anything else withdraws. Rating: the 1-5 value (checked in `cast`).
         c, stored = voting.cast(
             db, slug, proposal_id, identity.hash_token(token), 1 if data.get("support") == "1" else None, now,
@@ -151,7 +150,7 @@ class ConsultationController(Controller):
         pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
         response = page(
             request, "consultations/pair.html",
-            {"view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "pair": pair},
+            {"view": view, "c": view.consultation, "phase": view.phase(clock.now()), "pair": pair},
             fragment="consultations/_pair.html",
         )
         return _with_cookie(response, token, new, settings)
@@ -168,11 +167,11 @@ class ConsultationController(Controller):
         winner = left if choice == "left" else right if choice == "right" else None
         if left is None or right is None or choice not in ("left", "right", "none"):
             raise Conflict(_("That choice does not belong to the pair you were shown. Nothing was saved."))
-        services.record_pair(db, view.consultation, identity.hash_token(token), left, right, winner, _now())
+        services.record_pair(db, view.consultation, identity.hash_token(token), left, right, winner, clock.now())
         if wants_fragment(request):
             pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
             response: Response = page(request, "consultations/_pair.html", {
-                "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "pair": pair, "saved": True})
+                "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "pair": pair, "saved": True})
         else:
             response = see_other(request.app.route_reverse("consultations:pair", slug=slug) + "?saved=1")
         return _with_cookie(response, token, new, settings)
@@ -192,7 +191,7 @@ class ConsultationController(Controller):
 
     def _profile_page(self, request: Request, db: Database, view, form: forms.ProfileForm, next_url: str = "", status: int = 200) -> Template:
         return page(request, "consultations/profile.html", {
-            "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "form": form,
+            "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "form": form,
             "choices": services.reference_choices(db), "next": safe_next(next_url, ""),
         }, status_code=status)
 
@@ -213,5 +212,40 @@ class ConsultationController(Controller):
         if not form.valid:
             return self._profile_page(request, db, view, form, next_url=str(data.get("next", "")), status=422)
         token, new = identity.ensure_token(request)
-        services.save_profile(db, view.consultation, identity.hash_token(token), form, _now())
+        services.save_profile(db, view.consultation, identity.hash_token(token), form, clock.now())
         return _with_cookie(see_other(safe_next(data.get("next"), default)), token, new, settings)
+
+
+class ReportController(Controller):
+    path = "/c/{slug:str}/proposals/{proposal_id:int}/report"
+
+    @get("/", name="consultations:report_form", sync_to_thread=True)
+    def report_form(self, request: Request, slug: FromPath[str], proposal_id: FromPath[int],
+                    db: NamedDependency[Database]) -> Template:
+        view = services.get_consultation(db, slug)
+        target = services.reportable(db, view.id, proposal_id)
+        return self._page(request, view, target, forms.ReportForm(), sent=request.query_params.get("sent") == "1")
+
+    def _page(self, request: Request, view: services.ConsultationView, target: dict[str, Any], form: forms.ReportForm, *,
+              sent: bool = False, status: int = 200) -> Template:
+        now = clock.now()
+        context = {"view": view, "c": view.consultation, "phase": view.phase(now), "target": target,
+                   "form": form, "sent": sent}
+        return page(request, "consultations/report.html", context, fragment="consultations/_report_form.html",
+                    status_code=status)
+
+    @post("/", name="consultations:report", sync_to_thread=True, opt={"rate_limit": "proposal"})
+    def report(self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], data: FormData,
+               db: NamedDependency[Database]) -> Response:
+        view = services.get_consultation(db, slug)
+        target = services.reportable(db, view.id, proposal_id)
+        form = forms.parse_report(data)
+        if not form.valid:
+            return self._page(request, view, target, form, status=422)
+        token = identity.token_from(request)
+        services.create_report(db, view.id, proposal_id, identity.hash_token(token) if token else None, form,
+                      clock.now())
+        if wants_fragment(request):
+            return self._page(request, view, target, forms.ReportForm(), sent=True)
+        url = request.app.route_reverse("consultations:report_form", slug=slug, proposal_id=proposal_id)
+        return see_other(url + "?sent=1")

@@ -1,17 +1,12 @@
-"""Parsing and validating the public forms.
-
-Forms are parsed from `await request.form()` by hand rather than by typed form models: a typed model
-answers an empty optional number or a one-item checkbox list with a JSON 400 (litestar #2028), and
-people must get their own form back with the message next to the field instead.
-"""
+"""Parsing and validating the public participation forms (see `idmx.fields` for why by hand)."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from idmx.fields import check_length, clean_text, id_choice
 from idmx.i18n import gettext as _
 
 TITLE_MIN, TITLE_MAX = 5, 200
@@ -19,36 +14,7 @@ DESCRIPTION_MAX = 4000
 USE_MAX = 1000
 ORGANISATION_MAX = 200
 USE_WHO_MAX = 500
-DONT_KNOW = "unknown"
-
-
-def clean_text(value: Any) -> str:
-    """Normalise what a browser sent: NFC, no control characters, trimmed."""
-    if not isinstance(value, str):
-        return ""
-    value = unicodedata.normalize("NFC", value)
-    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return value.strip()
-
-
-def _id_choice(raw: Any, allowed: set[int], errors: dict[str, str], name: str, message: str) -> int | None:
-    text = clean_text(raw)
-    if text in ("", DONT_KNOW):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        errors[name] = message
-        return None
-    if value not in allowed:
-        errors[name] = message
-        return None
-    return value
-
-
-def _length(value: str, name: str, maximum: int, errors: dict[str, str]) -> None:
-    if len(value) > maximum:
-        errors[name] = _("At most %(max)s characters (you wrote %(n)s).") % {"max": maximum, "n": len(value)}
+REASON_MAX = 1000
 
 
 @dataclass
@@ -72,13 +38,13 @@ def parse_proposal(form: Mapping[str, Any], institutions: set[int], topics: set[
     title = " ".join(raw["title"].split())
     if len(title) < TITLE_MIN:
         errors["title"] = _("Write a title of at least %(min)s characters.") % {"min": TITLE_MIN}
-    _length(title, "title", TITLE_MAX, errors)
-    _length(raw["description"], "description", DESCRIPTION_MAX, errors)
-    _length(raw["intended_use"], "intended_use", USE_MAX, errors)
-    institution_id = _id_choice(
+    check_length(title, "title", TITLE_MAX, errors)
+    check_length(raw["description"], "description", DESCRIPTION_MAX, errors)
+    check_length(raw["intended_use"], "intended_use", USE_MAX, errors)
+    institution_id = id_choice(
         raw["institution"], institutions, errors, "institution", _("Choose an institution from the list, or “I don't know”.")
     )
-    topic_id = _id_choice(raw["topic"], topics, errors, "topic", _("Choose a topic from the list."))
+    topic_id = id_choice(raw["topic"], topics, errors, "topic", _("Choose a topic from the list."))
     if clean_text(form.get("website")):  # the honeypot
         errors["form"] = _("Your proposal could not be accepted. If you are a person, please try again.")
     return ProposalForm(
@@ -111,15 +77,15 @@ def parse_profile(
     form: Mapping[str, Any], segments: set[int], states: set[int], *, segment_required: bool
 ) -> ProfileForm:
     errors: dict[str, str] = {}
-    segment_id = _id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
+    segment_id = id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
     if segment_required and segment_id is None and "segment" not in errors:
         errors["segment"] = _("This consultation asks every participant for their sector.")
-    state_id = _id_choice(form.get("state"), states, errors, "state", _("Choose a state from the list."))
+    state_id = id_choice(form.get("state"), states, errors, "state", _("Choose a state from the list."))
     values = {k: clean_text(form.get(k)) for k in ("organisation", "use_who", "use_purpose", "use_benefit")}
-    _length(values["organisation"], "organisation", ORGANISATION_MAX, errors)
-    _length(values["use_who"], "use_who", USE_WHO_MAX, errors)
-    _length(values["use_purpose"], "use_purpose", USE_MAX, errors)
-    _length(values["use_benefit"], "use_benefit", USE_MAX, errors)
+    check_length(values["organisation"], "organisation", ORGANISATION_MAX, errors)
+    check_length(values["use_who"], "use_who", USE_WHO_MAX, errors)
+    check_length(values["use_purpose"], "use_purpose", USE_MAX, errors)
+    check_length(values["use_benefit"], "use_benefit", USE_MAX, errors)
     if clean_text(form.get("website")):
         errors["form"] = _("Your answers could not be accepted. If you are a person, please try again.")
     return ProfileForm(segment_id=segment_id, state_id=state_id, errors=errors, **values)
@@ -131,3 +97,25 @@ def parse_rating(raw: Any) -> int | None:
     except ValueError:
         return None
     return value if 1 <= value <= 5 else None
+
+
+@dataclass
+class ReportForm:
+    reason: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def parse_report(form: Mapping[str, Any]) -> ReportForm:
+    reason = clean_text(form.get("reason"))
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = _("Tell the moderators what is wrong with this proposal.")
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = _("At most %(max)s characters (you wrote %(n)s).") % {"max": REASON_MAX, "n": len(reason)}
+    if clean_text(form.get("website")):  # the honeypot
+        errors["form"] = _("Your report could not be accepted. If you are a person, please try again.")
+    return ReportForm(reason=reason, errors=errors)

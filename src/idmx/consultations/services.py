@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from idmx.consultations.forms import ProfileForm, ProposalForm
+from idmx import clock
+from idmx.consultations import rules
+from idmx.consultations.forms import ProfileForm, ProposalForm, ReportForm
 from idmx.consultations.pairing import choose_pair
-from idmx.consultations.voting import check_open, check_votable
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.db.upsert import insert_for
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
@@ -44,8 +44,10 @@ class ConsultationView:
         return self.consultation.id
 
     def results_visible(self, now: datetime) -> bool:
-        c = self.consultation
-        return c.results_visibility == m.ResultsVisibility.live or now >= c.closes_at
+        return rules.results_visible(self.consultation, now)
+
+    def phase(self, now: datetime) -> rules.Phase:
+        return rules.phase(self.consultation, now)
 
 
 def get_consultation(db: Database, slug: str) -> ConsultationView:
@@ -59,10 +61,6 @@ def get_consultation(db: Database, slug: str) -> ConsultationView:
         raise NotFound(_("There is no consultation at this address."))
     c, acronym, name_es, name_en = row
     return ConsultationView(c, {"acronym": acronym, "name_es": name_es, "name_en": name_en} if acronym else None)
-
-
-# Writes are accepted only between opening and closing, by the server's clock (shared with the vote path).
-ensure_open = check_open
 
 
 _REFERENCE_TTL_S = 300.0
@@ -120,7 +118,7 @@ def upsert_respondent(
     With `segment_required`, a respondent who has not stated a sector is refused (the caller's
     transaction then rolls back, so nothing is stored).
     """
-    now = utcnow()
+    now = clock.now()
     table = m.Respondent.__table__
     stmt = insert_for(s, table).values(
         consultation_id=consultation_id,
@@ -272,7 +270,7 @@ def browse(
         )
         for r in rows
     ]
-    if record_exposure and token_hash and items and c.voting_method == m.VotingMethod.approval and c.is_open(now):
+    if record_exposure and token_hash and items and c.voting_method == m.VotingMethod.approval and rules.is_open(c, now):
         record_exposures(db, c.id, token_hash, [i.id for i in items])
     return BrowsePage(items, total, query.page, pages, query, orders=orders)
 
@@ -304,7 +302,7 @@ def similar_proposals(db: Database, consultation_id: int, text: str, limit: int 
 
 def create_proposal(db: Database, view: ConsultationView, token_hash: str, form: ProposalForm, now: datetime) -> m.Proposal:
     c = view.consultation
-    ensure_open(c, now)
+    rules.check_open(c, now)
     if c.proposal_mode == m.ProposalMode.fixed:
         raise Conflict(_("This consultation only votes on a fixed list; new proposals are not accepted."))
     with db.write() as s:
@@ -401,7 +399,7 @@ def _votable(s: Session, c: m.Consultation, proposal_id: int) -> None:
     )
     if status is None:
         raise NotFound(_("There is no proposal at this address."))
-    check_votable(status)
+    rules.check_votable(status)
 
 
 def current_vote(db: Database, consultation_id: int, proposal_id: int, token_hash: str | None) -> int | None:
@@ -445,7 +443,7 @@ def next_pair(db: Database, c: m.Consultation, token_hash: str | None, rng: rand
 
 
 def record_pair(db: Database, c: m.Consultation, token_hash: str, left: int, right: int, winner: int | None, now: datetime) -> None:
-    ensure_open(c, now)
+    rules.check_open(c, now)
     if c.voting_method != m.VotingMethod.pairwise:
         raise Conflict(_("This consultation does not compare proposals in pairs."))
     if left == right or (winner is not None and winner not in (left, right)):
@@ -475,7 +473,7 @@ def get_profile(db: Database, consultation_id: int, token_hash: str | None) -> m
 
 
 def save_profile(db: Database, c: m.Consultation, token_hash: str, form: ProfileForm, now: datetime) -> None:
-    ensure_open(c, now)
+    rules.check_open(c, now)
     with db.write() as s:
         rid = upsert_respondent(s, c.id, token_hash, participating=False)
         s.execute(
@@ -493,3 +491,39 @@ def has_profile(db: Database, consultation_id: int, token_hash: str | None) -> b
     return bool(profile and (profile.segment_id or profile.state_id))
 
 
+# --- reports ----------------------------------------------------------------------------------------------
+
+
+def _check_reportable(status: m.ProposalStatus | None) -> None:
+    if status is None:
+        raise NotFound(_("There is no proposal at this address."))
+    if status != m.ProposalStatus.published:
+        raise Conflict(_("Only published proposals can be reported. Nothing was saved."))
+
+
+def reportable(db: Database, consultation_id: int, proposal_id: int) -> dict[str, Any]:
+    with db.read() as s:
+        row = s.execute(
+            select(m.Proposal.id, m.Proposal.title, m.Proposal.status).where(
+                m.Proposal.id == proposal_id, m.Proposal.consultation_id == consultation_id
+            )
+        ).first()
+    _check_reportable(row.status if row else None)
+    assert row is not None
+    return {"id": row.id, "title": row.title}
+
+
+def create_report(db: Database, consultation_id: int, proposal_id: int, token_hash: str | None, form: ReportForm,
+                  now: datetime) -> int:
+    with db.write() as s:
+        status = s.scalar(
+            select(m.Proposal.status).where(m.Proposal.id == proposal_id, m.Proposal.consultation_id == consultation_id)
+        )
+        _check_reportable(status)
+        report = m.ProposalReport(
+            proposal_id=proposal_id, consultation_id=consultation_id, reason=form.reason, created_at=now,
+            respondent_id=respondent_id(s, consultation_id, token_hash),
+        )
+        s.add(report)
+        s.flush()
+        return report.id

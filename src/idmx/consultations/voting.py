@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from idmx.consultations import rules
+from idmx.consultations.rules import check_open, check_votable
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
@@ -44,12 +46,8 @@ class VoteTarget:
     voting_method: m.VotingMethod
     segment_required: bool
 
-    def phase(self, now: datetime) -> str:
-        if self.status != m.ConsultationStatus.published:
-            return "draft"
-        if now < self.opens_at:
-            return "upcoming"
-        return "open" if now < self.closes_at else "closed"
+    def phase(self, now: datetime) -> rules.Phase:
+        return rules.phase(self, now)
 
 
 @cache
@@ -96,20 +94,6 @@ def _statements(dialect: str) -> dict[str, Any]:
     st = {"target": target, "respondent": respondent, "participated": participated, "exposure": exposure,
           "vote": vote, "withdraw": withdraw}
     return st
-
-
-def check_open(target: VoteTarget, now: datetime) -> None:
-    if now < target.opens_at:
-        raise Conflict(_("This consultation has not opened yet. Nothing was saved."))
-    if now >= target.closes_at:
-        raise Conflict(_("This consultation is closed. Nothing was saved."))
-
-
-def check_votable(status: m.ProposalStatus) -> None:
-    if status == m.ProposalStatus.merged:
-        raise Conflict(_("This proposal was merged into another one; vote for that one instead. Nothing was saved."))
-    if status != m.ProposalStatus.published:
-        raise Conflict(_("This proposal is not open for votes. Nothing was saved."))
 
 
 def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int | None, now: datetime,

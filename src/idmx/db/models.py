@@ -35,7 +35,23 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from idmx.db.types import UTCDateTime, utcnow
+from idmx import clock
+from idmx.db.types import UTCDateTime
+from idmx.enums import (
+    ConsultationStatus,
+    DataRequestKind,
+    DataRequestStatus,
+    EditionStatus,
+    Level,
+    PlanSource,
+    PlanStatus,
+    ProposalMode,
+    ProposalStatus,
+    ReportResolution,
+    ResultsVisibility,
+    Role,
+    VotingMethod,
+)
 
 # Stable constraint names: Alembic needs them to drop constraints (SQLite batch mode included).
 NAMING = {
@@ -64,47 +80,6 @@ def str_enum(enum_cls: type[enum.Enum], name: str) -> SAEnum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
-
-
-class Level(enum.StrEnum):
-    federal = "federal"
-    state = "state"
-    municipal = "municipal"
-
-
-class VotingMethod(enum.StrEnum):
-    approval = "approval"
-    rating = "rating"
-    pairwise = "pairwise"
-
-
-class ProposalMode(enum.StrEnum):
-    open = "open"
-    moderated = "moderated"
-    fixed = "fixed"
-
-
-class ResultsVisibility(enum.StrEnum):
-    live = "live"
-    after_close = "after_close"
-
-
-class ConsultationStatus(enum.StrEnum):
-    draft = "draft"  # being prepared by staff; invisible to the public
-    published = "published"  # public; open or closed according to its dates
-
-
-class ProposalStatus(enum.StrEnum):
-    pending = "pending"  # awaiting moderation
-    published = "published"
-    hidden = "hidden"
-    merged = "merged"
-
-
-class Role(enum.StrEnum):
-    central_admin = "central_admin"
-    institution_admin = "institution_admin"
-    institution_moderator = "institution_moderator"
 
 
 # --- reference data (seeded) ---------------------------------------------------------------------
@@ -189,7 +164,7 @@ class Consultation(Base):
     segment_required: Mapped[bool] = mapped_column(Boolean, default=False)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     institution: Mapped[Institution | None] = relationship(lazy="raise_on_sql")
 
@@ -197,16 +172,6 @@ class Consultation(Base):
         CheckConstraint("opens_at < closes_at", name="opens_before_closes"),
         CheckConstraint("length(slug) >= 3", name="slug_length"),
     )
-
-    def is_open(self, now: datetime) -> bool:
-        return self.status == ConsultationStatus.published and self.opens_at <= now < self.closes_at
-
-    def phase(self, now: datetime) -> str:
-        if self.status != ConsultationStatus.published:
-            return "draft"
-        if now < self.opens_at:
-            return "upcoming"
-        return "open" if now < self.closes_at else "closed"
 
 
 class WeightingTarget(Base):
@@ -238,7 +203,7 @@ class Respondent(Base):
     use_who: Mapped[str] = mapped_column(String(500), default="")
     use_purpose: Mapped[str] = mapped_column(String(1000), default="")
     use_benefit: Mapped[str] = mapped_column(String(1000), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     # Set at the first proposal or vote: visitors who only looked are not counted as participants.
     participated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Kept by database triggers (migration 0007): a ranking's respondents are those with rows.
@@ -269,7 +234,7 @@ class Proposal(Base):
     from_fixed_list: Mapped[bool] = mapped_column(Boolean, default=False)
     # Pairwise comparisons so far; the pairing favours proposals with few so new ones catch up.
     n_comparisons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     consultation: Mapped[Consultation] = relationship(lazy="raise_on_sql")
     institution: Mapped[Institution | None] = relationship(lazy="raise_on_sql")
@@ -296,7 +261,7 @@ class Vote(Base):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
     respondent_id: Mapped[int] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="CASCADE"))
     value: Mapped[int] = mapped_column(SmallInteger)
-    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     __table_args__ = (
         UniqueConstraint("respondent_id", "proposal_id"),
         CheckConstraint("value BETWEEN 1 AND 5", name="value_range"),
@@ -405,7 +370,7 @@ class PairwiseVote(Base):
     left_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
     right_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
     winner_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
-    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     __table_args__ = (
         CheckConstraint("left_id <> right_id", name="distinct_pair"),
         CheckConstraint(
@@ -427,7 +392,7 @@ class StaffUser(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "staff_role"))
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     __table_args__ = (
         CheckConstraint(
             "(role = 'central_admin') = (institution_id IS NULL)", name="institution_matches_role"
@@ -442,7 +407,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     action: Mapped[str] = mapped_column(String(60))
@@ -477,7 +442,7 @@ class RankingRun(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     code_version: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # Overall and within-segment ranks side by side (approval and rating runs; NULL for pairwise).
     segment_ranks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
@@ -499,12 +464,6 @@ def _ranking_runs_are_immutable(_mapper, _connection, target: RankingRun) -> Non
 # --- moderation ----------------------------------------------------------------------------------
 
 
-class ReportResolution(enum.StrEnum):
-    dismissed = "dismissed"  # looked at; the proposal stays as it is
-    hidden = "hidden"  # the proposal was hidden
-    merged = "merged"  # the proposal was merged into a duplicate
-
-
 class ProposalReport(Base):
     """Someone from the public says a proposal breaks the rules. Open while resolved_at is NULL.
 
@@ -518,7 +477,7 @@ class ProposalReport(Base):
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
     respondent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[ReportResolution | None] = mapped_column(str_enum(ReportResolution, "report_resolution"))
     __table_args__ = (
@@ -529,11 +488,6 @@ class ProposalReport(Base):
 
 
 # --- the IDMX list and open-up plans ------------------------------------------------------------
-
-
-class EditionStatus(enum.StrEnum):
-    draft = "draft"  # being assembled by the central team; invisible to the public
-    published = "published"  # immutable; changes come as a new version
 
 
 class Edition(Base):
@@ -556,7 +510,7 @@ class Edition(Base):
     answer_business_days: Mapped[int] = mapped_column(SmallInteger, default=20)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     published_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     __table_args__ = (
         UniqueConstraint("series", "version"),
         CheckConstraint("version >= 1", name="version_positive"),
@@ -592,22 +546,6 @@ class EditionTier(Base):
     )
 
 
-class PlanSource(enum.StrEnum):
-    idmx = "idmx"  # an item of a published IDMX edition
-    consultation = "consultation"  # a proposal from the institution's own consultation
-    own = "own"  # a dataset the institution adds itself (feeds the next edition)
-    request = "request"  # a data request routed by the central team
-
-
-class PlanStatus(enum.StrEnum):
-    """The stored answer. What the public sees (overdue, late, unanswered) is derived from it and the date."""
-
-    pending = "pending"
-    committed = "committed"
-    published = "published"
-    denied = "denied"
-
-
 class PlanItem(Base):
     """A dataset in an institution's open-up plan and the institution's answer to it.
 
@@ -638,8 +576,8 @@ class PlanItem(Base):
     published_on: Mapped[date | None] = mapped_column(Date)
     legal_basis_id: Mapped[int | None] = mapped_column(ForeignKey("legal_bases.id"))
     denial_explanation: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     institution: Mapped[Institution] = relationship(lazy="raise_on_sql")
     legal_basis: Mapped[LegalBasis | None] = relationship(lazy="raise_on_sql")
@@ -671,7 +609,7 @@ class PlanEvent(Base):
     __tablename__ = "plan_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     kind: Mapped[str] = mapped_column(String(30))
     from_status: Mapped[str | None] = mapped_column(String(20))
@@ -730,17 +668,6 @@ class ItemProposal(Base):
     n_votes: Mapped[int] = mapped_column(Integer)
 
 
-class DataRequestKind(enum.StrEnum):
-    new_dataset = "new_dataset"
-    problem = "problem"  # a problem with a published dataset
-
-
-class DataRequestStatus(enum.StrEnum):
-    received = "received"
-    routed = "routed"  # validated by the central team and sent to an institution's plan
-    rejected = "rejected"
-
-
 class DataRequest(Base):
     """The standing channel: anyone asks for a dataset or reports a problem; no personal data kept."""
 
@@ -762,7 +689,7 @@ class DataRequest(Base):
     plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("plan_items.id"), unique=True)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
     __table_args__ = (
         CheckConstraint("length(title) BETWEEN 5 AND 200", name="title_length"),
         CheckConstraint("length(description) <= 4000", name="description_length"),
@@ -786,7 +713,7 @@ class Follow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str] = mapped_column(String(5), default="es")
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     __table_args__ = (
         # NULLs never collide in a unique index, so each pair is unique only where it applies.
         Index("uq_follows_item_email", "plan_item_id", "email", unique=True),
@@ -804,7 +731,7 @@ class OutboxMessage(Base):
     to_email: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(250))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -820,7 +747,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     __table_args__ = (

@@ -34,6 +34,3 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

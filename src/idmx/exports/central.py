@@ -17,10 +17,10 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy import func, select
 
+from idmx import clock
 from idmx.accounts.guards import CENTRAL, principal_of, staff_guard
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.exports import compliance_export, idmx_list
 from idmx.plans import institution_pages, plan_export
 from idmx.web import page
@@ -67,7 +67,7 @@ class Catalogue:
 def catalogue(db: Database, now: datetime | None = None) -> Catalogue:
     """What there is to download: published editions (newest first), institutions with plan items (by
     acronym), and closed published consultations (most recently closed first)."""
-    now = now or utcnow()
+    now = now or clock.now()
     with db.read() as s:
         counts = dict(s.execute(select(m.InfrastructureItem.edition_id, func.count())
                                 .group_by(m.InfrastructureItem.edition_id)).all())

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from idmx import clock
 from idmx.db import Database
 from idmx.errors import NotFound
 from idmx.exports import xlsx
@@ -38,7 +39,7 @@ class Figures:
 
 
 def load(db: Database, on: date | None = None) -> Figures:
-    on = on or compliance.today_in_mexico()
+    on = on or clock.today()
     results = compliance.load(db, on)
     return Figures(on, results, compliance.national(results))
 

@@ -55,7 +55,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idmx import clock
+from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
@@ -146,12 +148,12 @@ def package_info(db: Database, slug: str, now: datetime | None = None, *, includ
     Drafts are not public: they are "not found" unless ``include_drafts`` (the command line) asks to
     name them in the error.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     with db.read() as s:
         c = s.scalar(select(m.Consultation).where(m.Consultation.slug == slug))
         if c is None or (c.status != m.ConsultationStatus.published and not include_drafts):
             raise NotFound(_("There is no consultation at this address."))
-        phase = c.phase(now)
+        phase = rules.phase(c, now)
         if phase != "closed":
             messages = {
                 "draft": _("This consultation is a draft: only closed consultations publish their data."),

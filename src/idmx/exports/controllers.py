@@ -7,13 +7,12 @@ for drafts). Handlers run in the worker thread pool; the downloads stream from d
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
+from idmx import clock
 from idmx.consultations import services as participation
 from idmx.db import Database
 from idmx.db import models as m
@@ -26,9 +25,6 @@ from idmx.web import page
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip", "xlsx": XLSX_MEDIA_TYPE}
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _descriptions(method: str) -> dict[str, str]:
@@ -55,7 +51,7 @@ class ConsultationDataController(Controller):
 
     def _info(self, db: Database, slug: str) -> tuple[participation.ConsultationView, data.ExportInfo]:
         view = participation.get_consultation(db, slug)  # drafts: 404
-        now = _now()
+        now = clock.now()
         data.package_info(db, slug, now)  # open or upcoming: 409, before any work
         current_run(db, view.consultation, now)  # the final ranking, computed once after closing
         return view, data.package_info(db, slug, now)
@@ -68,7 +64,7 @@ class ConsultationDataController(Controller):
             with db.read() as s:
                 run = s.get(m.RankingRun, info.published_run_id)
         context = {
-            "view": view, "c": view.consultation, "phase": view.consultation.phase(_now()), "info": info, "run": run,
+            "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "info": info, "run": run,
             "files": [(name, _descriptions(info.method)[name], name in data.DOWNLOADABLE) for name in data.PACKAGE_FILES],
             "xlsx": "proposals.xlsx",
             "command": data.reproduce_command(info, run),

@@ -10,20 +10,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from idmx import clock
 from idmx.db import Database
-from idmx.db.types import utcnow
 from idmx.errors import NotFound
 from idmx.exports import idmx_list
 from idmx.i18n import current as current_lang
 from idmx.i18n import gettext as _
-from idmx.plans import policy
 from idmx.settings import Settings
 
 
 def load(db: Database, series: str, version: int | None, lang: str) -> idmx_list.EditionExport:
     with db.read() as s:
         edition = idmx_list.find_published(s, series, version)
-        return idmx_list.edition_export(s, edition, policy.local_date(utcnow()), lang)
+        return idmx_list.edition_export(s, edition, clock.local_date(clock.now()), lang)
 
 
 class EditionDownloadController(Controller):

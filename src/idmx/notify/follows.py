@@ -20,10 +20,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from idmx import i18n
+from idmx import clock, i18n
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.db.upsert import insert_for
 from idmx.errors import NotFound
 from idmx.i18n import gettext as _
@@ -60,7 +59,7 @@ def follow_item(db: Database, item_id: int, email: str, language: str) -> None:
         language = language if language in i18n.LANGUAGES else i18n.DEFAULT
         inserted = s.execute(
             insert_for(s, m.Follow.__table__)
-            .values(plan_item_id=item_id, email=email, token_hash=token_hash, language=language, created_at=utcnow())
+            .values(plan_item_id=item_id, email=email, token_hash=token_hash, language=language, created_at=clock.now())
             .on_conflict_do_nothing(index_elements=["plan_item_id", "email"])
             .returning(m.Follow.__table__.c.id)  # rowcount is -1 here on PostgreSQL: ask for the row instead
         ).scalar_one_or_none()
@@ -140,7 +139,7 @@ def confirm(db: Database, token: str) -> FollowView:
         if follow is None:
             raise NotFound(_("This link is not valid any more: the address may have been removed already."))
         if follow.confirmed_at is None:
-            follow.confirmed_at = utcnow()
+            follow.confirmed_at = clock.now()
         return FollowView(follow.id, follow.plan_item_id, follow.data_request_id, _title(s, follow), follow.confirmed_at)
 
 

@@ -29,9 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import func, select
 
+from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.settings import Settings
 
 MAX_ATTEMPTS = 5
@@ -159,7 +159,7 @@ def send_pending(db: Database, settings: Settings, limit: int = 100) -> SendRepo
                     error = f"the mail server {cfg.host}:{cfg.port} broke the connection: {type(exc).__name__}: {exc}"
                     break
                 else:
-                    row.sent_at = utcnow()
+                    row.sent_at = clock.now()
                     sent += 1
     finally:
         _close(conn)

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from idmx import clock
 from idmx.accounts.guards import ADMINS, principal_of, staff_guard
 from idmx.accounts.services import StaffPrincipal
 from idmx.consultations.services import reference_choices
@@ -54,7 +55,7 @@ class PlanController(Controller):
         view = services.item_view(db, me, item_id)
         return page(request, "plans/plan/item.html", {
             "me": me, "v": view, "item": view.item, "errors": errors or {}, "values": values or {}, "form": form,
-            "saved": request.query_params.get("saved", ""), "today": services.today(), **LABELS,
+            "saved": request.query_params.get("saved", ""), "today": clock.today(), **LABELS,
         }, status_code=status)
 
     def _answer(self, request: Request, db: Database, item_id: int, data: dict[str, Any], form: str,

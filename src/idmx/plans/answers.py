@@ -6,7 +6,7 @@ may answer for any institution (each write is audited with who did it, by `items
 through `idmx.plans.policy`; a refused move raises `AnswerError` naming the form field it concerns,
 and nothing is stored (the whole write is one transaction).
 
-Dates count in Mexico City (`today()`), the federal government's calendar.
+Dates count in Mexico City (`clock.today()`), the federal government's calendar.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from idmx import clock
 from idmx.accounts.services import StaffPrincipal
-from idmx.consultations.forms import clean_text
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import Conflict, DomainError, NotFound
+from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.plans import items, labels, policy
 from idmx.plans.labels import status_label  # noqa: F401  (re-exported for callers of this module)
@@ -44,9 +44,6 @@ class AnswerError(DomainError):
         super().__init__(message, field=field)
         self.status_code = 409 if field == "status" else 422
 
-
-def today() -> date:
-    return policy.local_date(utcnow())
 
 
 # --- parsing ----------------------------------------------------------------------------------------------
@@ -111,7 +108,7 @@ def institution_choices(s: Session) -> list[tuple[int, str]]:
 def plan(db: Database, me: StaffPrincipal, *, institution_id: int | None = None, status: str | None = None,
          on: date | None = None) -> PlanView:
     """The plan's items with their public status today, counted per status and optionally filtered."""
-    on = on or today()
+    on = on or clock.today()
     wanted = me.institution_id if not me.is_central else institution_id
     with db.read() as s:
         institution = s.get(m.Institution, wanted) if wanted is not None else None
@@ -144,7 +141,7 @@ class ItemView:
 
 
 def item_view(db: Database, me: StaffPrincipal, item_id: int, *, on: date | None = None) -> ItemView:
-    on = on or today()
+    on = on or clock.today()
     with db.read() as s:
         item = _load(s, me, item_id)
         institution = s.get(m.Institution, item.institution_id)
@@ -182,14 +179,14 @@ def _apply(db: Database, me: StaffPrincipal, item_id: int, move) -> policy.Event
 
 def commit(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any], *, on: date | None = None) -> policy.Event:
     """Commit to (or move) a due date; later than the policy allows needs a justification (public)."""
-    on = on or today()
+    on = on or clock.today()
     due = _date_field(data.get("due_date"))
     justification = _bounded(data.get("justification"), "justification", JUSTIFICATION_MAX)
     return _apply(db, me, item_id, lambda a: policy.commit(a, due, on, justification))
 
 
 def publish(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any], *, on: date | None = None) -> policy.Event:
-    on = on or today()
+    on = on or clock.today()
     url = clean_text(data.get("url"))
     catalogue_id = clean_text(data.get("catalogue_id"))
     return _apply(db, me, item_id, lambda a: policy.publish(a, url, on, catalogue_id))
@@ -207,7 +204,7 @@ def deny(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any]) -
 
 
 def reopen(db: Database, me: StaffPrincipal, item_id: int, data: dict[str, Any], *, on: date | None = None) -> policy.Event:
-    on = on or today()
+    on = on or clock.today()
     note = _bounded(data.get("note"), "note", NOTE_MAX)
     with db.read() as s:
         days = items.answer_days(s, item_id)
@@ -253,7 +250,7 @@ def add_own(db: Database, me: StaffPrincipal, form: OwnForm, *, on: date | None 
     assert form.institution_id is not None and not form.errors
     with db.write() as s:
         item = items.create(s, institution_id=form.institution_id, source=m.PlanSource.own, title=form.title,
-                            description=form.description, topic_id=form.topic_id, today=on or today(),
+                            description=form.description, topic_id=form.topic_id, today=on or clock.today(),
                             policy_due=None, actor_id=me.id)
         return item.id
 
@@ -289,7 +286,7 @@ class ClosedConsultation:
 
 def consultation_candidates(db: Database, me: StaffPrincipal, *, now: datetime | None = None) -> list[ClosedConsultation]:
     """The institution's closed consultations with their published proposals not yet in a plan, best first."""
-    now = now or utcnow()
+    now = now or clock.now()
     with db.read() as s:
         query = (select(m.Consultation, m.Institution.acronym)
                  .join(m.Institution, m.Institution.id == m.Consultation.institution_id)
@@ -319,7 +316,7 @@ def consultation_candidates(db: Database, me: StaffPrincipal, *, now: datetime |
 
 def add_proposal(db: Database, me: StaffPrincipal, proposal_id: int, *, now: datetime | None = None) -> int:
     """Put a proposal of the institution's closed consultation into its plan (once per proposal)."""
-    now = now or utcnow()
+    now = now or clock.now()
     with db.write() as s:
         query = (select(m.Proposal, m.Consultation).join(m.Consultation, m.Consultation.id == m.Proposal.consultation_id)
                  .where(m.Proposal.id == proposal_id, m.Consultation.institution_id.is_not(None)))
@@ -341,7 +338,7 @@ def add_proposal(db: Database, me: StaffPrincipal, proposal_id: int, *, now: dat
             with s.begin_nested():
                 item = items.create(s, institution_id=c.institution_id, source=m.PlanSource.consultation, title=p.title,
                                     description=p.description, topic_id=p.topic_id, proposal_id=p.id,
-                                    today=policy.local_date(now), policy_due=None, actor_id=me.id)
+                                    today=clock.local_date(now), policy_due=None, actor_id=me.id)
         except IntegrityError as err:  # another request added it at the same moment
             raise Conflict(_("This proposal is already in the plan; nothing was added.")) from err
         return item.id

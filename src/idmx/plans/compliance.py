@@ -25,12 +25,13 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.plans import policy
@@ -96,10 +97,6 @@ def counts_of(statuses: Iterable[PublicStatus]) -> StatusCounts:
     return StatusCounts(**_derived(Counter(statuses)))
 
 
-def today_in_mexico() -> date:
-    """Today's date in Mexico City: the day the statuses are computed for."""
-    return policy.local_date(datetime.now(timezone.utc))
-
 
 def _name_key(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.casefold())
@@ -158,7 +155,7 @@ def load(db: Database, today: date | None = None, institution_id: int | None = N
     """`summarise(load_rows(...), today)` in one call: today defaults to today in Mexico City."""
     with db.read() as s:
         rows = load_rows(s, institution_id)
-    return summarise(rows, today or today_in_mexico())
+    return summarise(rows, today or clock.today())
 
 
 def field_names() -> list[str]:

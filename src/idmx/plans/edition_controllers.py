@@ -7,26 +7,22 @@ form on a published edition still answers 409 rather than 422.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from idmx import clock
 from idmx.accounts.guards import CENTRAL, principal_of, staff_guard
 from idmx.db import Database
 from idmx.errors import Conflict, DomainError, NotFound
 from idmx.i18n import gettext as _
 from idmx.plans import editions as services
-from idmx.plans import labels, policy
+from idmx.plans import labels
 from idmx.web import FormData, form_int, page, see_other
 
 ONLY_CENTRAL = {"roles": CENTRAL}
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _require_draft(db: Database, edition_id: int) -> services.EditionView:
@@ -169,7 +165,7 @@ class EditionController(Controller):
 
     @post("/{edition_id:int}/publish", name="staff_editions:publish", opt=ONLY_CENTRAL, sync_to_thread=True)
     def publish(self, request: Request, edition_id: FromPath[int], db: NamedDependency[Database]) -> Response:
-        problems = services.publish(db, principal_of(request).id, edition_id, _now())
+        problems = services.publish(db, principal_of(request).id, edition_id, clock.now())
         if problems:
             return self._detail(request, db, edition_id, problems=problems, status=422)
         return see_other(request.app.route_reverse("staff_editions:detail", edition_id=edition_id) + "?published=1")
@@ -208,5 +204,5 @@ class PublicEditionController(Controller):
         number = version_label[1:] if version_label.startswith("v") else ""
         if not number.isdigit() or len(number) > 6:
             raise NotFound(_("There is no published IDMX edition with this number."))
-        view = services.public_edition(db, series, int(number), policy.local_date(_now()))
+        view = services.public_edition(db, series, int(number), clock.local_date(clock.now()))
         return page(request, "idmx/edition.html", {"view": view, "e": view.edition, "status_label": labels.status_label})

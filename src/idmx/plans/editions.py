@@ -30,11 +30,11 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from idmx import audit
-from idmx.consultations.forms import clean_text
+from idmx import audit, clock
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
+from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.plans import items as plan_items
 from idmx.plans import policy, priority
@@ -772,7 +772,7 @@ def publish(db: Database, actor_id: int | None, edition_id: int, now: datetime) 
     problems = publish_problems(view)
     if problems:
         return problems
-    today = policy.local_date(now)
+    today = clock.local_date(now)
     with db.write() as s:
         edition = _draft(s, edition_id)
         tiers = {t.tier: t for t in _tiers_of(s, edition_id)}

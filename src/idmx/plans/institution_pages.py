@@ -17,14 +17,13 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy import func, select
 
-from idmx import i18n
+from idmx import clock, i18n
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import NotFound
 from idmx.exports.download import Download
 from idmx.i18n import gettext as _
 from idmx.plans import items, labels, plan_export, policy
-from idmx.plans.answers import today
 from idmx.plans.policy import PublicStatus
 from idmx.web import page
 
@@ -40,7 +39,7 @@ class InstitutionRow:
 
 def institutions_overview(db: Database, *, on: date | None = None) -> list[InstitutionRow]:
     """Every institution that has plan items, with its items counted per public status."""
-    on = on or today()
+    on = on or clock.today()
     with db.read() as s:
         institutions = {i.id: i for i in s.scalars(select(m.Institution).where(
             m.Institution.id.in_(select(m.PlanItem.institution_id).distinct())))}
@@ -75,7 +74,7 @@ def institution_by_acronym(s, acronym: str) -> m.Institution:
 
 
 def public_plan(db: Database, acronym: str, *, on: date | None = None) -> PublicPlan:
-    on = on or today()
+    on = on or clock.today()
     with db.read() as s:
         inst = institution_by_acronym(s, acronym)
         bases = {b.id: b for b in s.scalars(select(m.LegalBasis))}
@@ -88,7 +87,7 @@ def public_plan(db: Database, acronym: str, *, on: date | None = None) -> Public
 
 def all_plans(db: Database, *, on: date | None = None) -> list[PublicPlan]:
     """Every institution's public plan (those with items), by acronym: the all-plans download."""
-    on = on or today()
+    on = on or clock.today()
     with db.read() as s:
         bases = {b.id: b for b in s.scalars(select(m.LegalBasis))}
         found = s.execute(select(m.PlanItem, m.Institution).join(m.Institution, m.Institution.id == m.PlanItem.institution_id)
@@ -143,7 +142,7 @@ def plan_download(db: Database, acronym: str | None, fmt: str, *, on: date | Non
     active language: the web downloads and `idmx export plan|plans` both call this."""
     if fmt not in plan_export.FORMATS:
         raise NotFound(_("Unknown export format."))
-    on = on or today()
+    on = on or clock.today()
     if acronym is None:
         records = [r for plan in all_plans(db, on=on) for r in export_records(plan)]
         body = plan_export.render(records, fmt, on=on, sheet_title=_("Plans"))

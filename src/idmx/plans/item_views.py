@@ -17,11 +17,11 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idmx import clock
+from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import NotFound
-from idmx.i18n import DISPLAY_TZ
 from idmx.i18n import current as current_lang
 from idmx.i18n import gettext as _
 from idmx.plans import items, policy
@@ -30,9 +30,6 @@ from idmx.ranking.compute import NOT_STATED
 
 PublicStatus = policy.PublicStatus
 
-
-def today_in_mexico() -> date:
-    return datetime.now(DISPLAY_TZ).date()
 
 
 def edition_url(series: str, version: int) -> str:
@@ -125,7 +122,7 @@ class ItemPage:
 
 
 def item_page(db: Database, item_id: int, today: date | None = None) -> ItemPage:
-    today = today or today_in_mexico()
+    today = today or clock.today()
     with db.read() as s:
         row = s.execute(
             select(m.PlanItem, m.Institution).join(m.Institution, m.Institution.id == m.PlanItem.institution_id)
@@ -262,9 +259,7 @@ def _consultation_support(s: Session, proposal_id: int, names: dict[str, str]) -
     if row is None:
         return None
     title, status, c = row
-    results_public = c.status == m.ConsultationStatus.published and (
-        c.results_visibility == m.ResultsVisibility.live or utcnow() >= c.closes_at)
-    if not results_public:
+    if not rules.results_visible(c, clock.now()):
         return None
     run = s.execute(
         select(m.RankingRun.id, m.RankingRun.results, m.RankingRun.segment_ranks)
@@ -342,7 +337,7 @@ def followed_items(db: Database, ids: list[int], today: date | None = None) -> l
     """The items behind a follow cookie, newest followed first; ids that no longer exist are skipped."""
     if not ids:
         return []
-    today = today or today_in_mexico()
+    today = today or clock.today()
     with db.read() as s:
         rows = s.execute(
             select(m.PlanItem, m.Institution.acronym)

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idmx import audit
+from idmx import audit, clock
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.notify import outbox
 from idmx.plans import policy
 
@@ -85,7 +84,7 @@ def apply(
     after, event = move(before)
     for name in ANSWER_COLUMNS:
         setattr(item, name, getattr(after, name))
-    item.updated_at = utcnow()
+    item.updated_at = clock.now()
     _store_event(s, item, event, actor_id)
     audit.record(
         s, actor_id=actor_id, action=f"plan_item.{event.kind}", obj=("plan_item", item.id),
@@ -101,7 +100,7 @@ def _changed(a: policy.Answer, b: policy.Answer) -> dict[str, Any]:
 
 def _store_event(s: Session, item: m.PlanItem, event: policy.Event, actor_id: int | None) -> None:
     s.add(m.PlanEvent(
-        plan_item_id=item.id, at=utcnow(), actor_id=actor_id, kind=event.kind,
+        plan_item_id=item.id, at=clock.now(), actor_id=actor_id, kind=event.kind,
         from_status=event.from_status.value if event.from_status else None, to_status=event.to_status.value,
         details=audit.plain(event.details),
     ))

@@ -5,7 +5,7 @@ Call the functions at render time (not at import time) so the request's language
 
 from __future__ import annotations
 
-from idmx.db import models as m
+from idmx.enums import PlanSource
 from idmx.i18n import gettext as _
 from idmx.plans.policy import PublicStatus
 
@@ -20,8 +20,8 @@ STATUS_ORDER: tuple[PublicStatus, ...] = (
     PublicStatus.denied,
 )
 
-SOURCE_ORDER: tuple[m.PlanSource, ...] = (
-    m.PlanSource.idmx, m.PlanSource.consultation, m.PlanSource.own, m.PlanSource.request,
+SOURCE_ORDER: tuple[PlanSource, ...] = (
+    PlanSource.idmx, PlanSource.consultation, PlanSource.own, PlanSource.request,
 )
 
 
@@ -39,15 +39,15 @@ def status_label(status: PublicStatus | str) -> str:
     return labels[PublicStatus(status)]
 
 
-def source_label(source: m.PlanSource | str) -> str:
+def source_label(source: PlanSource | str) -> str:
     """Where a plan item came from, in the active language."""
     labels = {
-        m.PlanSource.idmx: _("IDMX list"),
-        m.PlanSource.consultation: _("Own consultation"),
-        m.PlanSource.own: _("Added by the institution"),
-        m.PlanSource.request: _("Data request"),
+        PlanSource.idmx: _("IDMX list"),
+        PlanSource.consultation: _("Own consultation"),
+        PlanSource.own: _("Added by the institution"),
+        PlanSource.request: _("Data request"),
     }
-    return labels[m.PlanSource(source)]
+    return labels[PlanSource(source)]
 
 
 def event_label(kind: str) -> str:

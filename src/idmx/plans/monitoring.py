@@ -7,9 +7,10 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from idmx import clock
 from idmx.db import Database
 from idmx.exports import compliance_export
-from idmx.plans import compliance, labels
+from idmx.plans import labels
 from idmx.web import page
 
 
@@ -22,7 +23,7 @@ class MonitoringController(Controller):
         statuses = [(s.value, labels.status_label(s)) for s in labels.STATUS_ORDER]
         return page(request, "monitoring/index.html", {
             "results": figures.institutions, "total": figures.national, "statuses": statuses,
-            "today": compliance.today_in_mexico(),
+            "today": clock.today(),
         })
 
     @get("/monitoring.csv", name="monitoring:csv", sync_to_thread=True)

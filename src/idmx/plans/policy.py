@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,17 +23,11 @@ from urllib.parse import urlsplit
 import holidays
 import numpy as np
 
-from idmx.db.models import PlanStatus
-from idmx.i18n import DISPLAY_TZ
+from idmx.enums import PlanStatus
 
 DEFAULT_ANSWER_DAYS = 20
 # Default tiers: (tier, business days from publication to the latest due date, default last rank).
 DEFAULT_TIERS: tuple[tuple[int, int, int | None], ...] = ((1, 65, 10), (2, 130, 30), (3, 250, None))
-
-
-def local_date(moment: datetime) -> date:
-    """The calendar date in Mexico City at `moment`: deadlines count in the federal government's days."""
-    return moment.astimezone(DISPLAY_TZ).date()
 
 
 # --- business days -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -19,6 +19,8 @@ from litestar.params import FromPath
 from litestar.response import Stream, Template
 from sqlalchemy import select
 
+from idmx import clock
+from idmx.consultations import rules
 from idmx.consultations import services as participation
 from idmx.db import Database
 from idmx.db import models as m
@@ -34,16 +36,13 @@ STALE_AFTER = timedelta(minutes=10)
 _locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def _stale(run: m.RankingRun | None, c: m.Consultation, now: datetime) -> bool:
     if run is None:
         return True
     if now >= c.closes_at:
         return run.created_at < c.closes_at  # the final ranking is computed once, after closing
-    return c.is_open(now) and now - run.created_at >= STALE_AFTER
+    return rules.is_open(c, now) and now - run.created_at >= STALE_AFTER
 
 
 def current_run(db: Database, c: m.Consultation, now: datetime) -> m.RankingRun | None:
@@ -98,7 +97,7 @@ class ResultsController(Controller):
 
     def _load(self, db: Database, slug: str) -> tuple[participation.ConsultationView, m.RankingRun | None]:
         view = participation.get_consultation(db, slug)
-        now = _now()
+        now = clock.now()
         if not view.results_visible(now):
             raise NotFound(_("The results of this consultation are published when it closes."))
         return view, current_run(db, view.consultation, now)
@@ -123,7 +122,7 @@ class ResultsController(Controller):
         scale = (1.0, 5.0) if c.voting_method == m.VotingMethod.rating else (0.0, 1.0)
         chart = views.interval_chart(rows, scale)
         context = {
-            "view": view, "c": c, "phase": c.phase(_now()), "run": run, "summary": run.summary if run else {},
+            "view": view, "c": c, "phase": view.phase(clock.now()), "run": run, "summary": run.summary if run else {},
             "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
             "mix": mix, "segment_names": {k: names.get(k, k) for k in comparison["codes"]} or {},
             "fmt": (lambda v: format_number(v, 2)) if c.voting_method == m.VotingMethod.rating

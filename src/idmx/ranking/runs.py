@@ -46,9 +46,9 @@ from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
 import idmx
+from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.ranking import compute, files, queries
 from idmx.ranking.compute import NOT_STATED, RankingError
 from idmx.ranking.files import InputFileError
@@ -583,7 +583,7 @@ def run_for_consultation(db: Database, consultation_id: int, params: RunParams |
             params=stored_params,
             fingerprint=read.fingerprint,
             code_version=str(idmx.__version__)[:40],
-            created_at=utcnow(),
+            created_at=clock.now(),
             results=result.rows,
             segment_ranks=result.segment_ranks,
             summary=summary,

@@ -15,11 +15,9 @@ from idmx.consultations.forms import (
     TITLE_MAX,
     TITLE_MIN,
     USE_MAX,
-    _id_choice,
-    _length,
-    clean_text,
 )
 from idmx.db import models as m
+from idmx.fields import check_length, clean_text, id_choice
 from idmx.i18n import gettext as _
 
 REASON_MAX = 2000
@@ -54,17 +52,17 @@ def parse_request(form: Mapping[str, Any], *, institutions: set[int], segments: 
     title = " ".join(clean_text(form.get("title")).split())
     if len(title) < TITLE_MIN:
         errors["title"] = _("Write a title of at least %(min)s characters.") % {"min": TITLE_MIN}
-    _length(title, "title", TITLE_MAX, errors)
+    check_length(title, "title", TITLE_MAX, errors)
     description = clean_text(form.get("description"))
-    _length(description, "description", DESCRIPTION_MAX, errors)
+    check_length(description, "description", DESCRIPTION_MAX, errors)
     intended_use = clean_text(form.get("intended_use"))
-    _length(intended_use, "intended_use", USE_MAX, errors)
-    institution_id = _id_choice(form.get("institution"), institutions, errors, "institution",
+    check_length(intended_use, "intended_use", USE_MAX, errors)
+    institution_id = id_choice(form.get("institution"), institutions, errors, "institution",
                                 _("Choose an institution from the list, or “I don't know”."))
-    segment_id = _id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
+    segment_id = id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
     about_item_id = None
     if kind == m.DataRequestKind.problem.value:
-        about_item_id = _id_choice(form.get("about"), published_items, errors, "about",
+        about_item_id = id_choice(form.get("about"), published_items, errors, "about",
                                    _("Choose the published dataset that has the problem."))
         if about_item_id is None and "about" not in errors:
             errors["about"] = _("Choose the published dataset that has the problem.")
@@ -84,12 +82,12 @@ class RouteForm:
 
 def parse_route(form: Mapping[str, Any], institutions: set[int]) -> RouteForm:
     errors: dict[str, str] = {}
-    institution_id = _id_choice(form.get("institution"), institutions, errors, "institution",
+    institution_id = id_choice(form.get("institution"), institutions, errors, "institution",
                                 _("Choose the institution that will answer this request."))
     if institution_id is None and "institution" not in errors:
         errors["institution"] = _("Choose the institution that will answer this request.")
     note = clean_text(form.get("note"))
-    _length(note, "note", NOTE_MAX, errors)
+    check_length(note, "note", NOTE_MAX, errors)
     return RouteForm(institution_id=institution_id, note=note, errors=errors)
 
 
@@ -104,5 +102,5 @@ def parse_reject(form: Mapping[str, Any]) -> RejectForm:
     reason = clean_text(form.get("reason"))
     if not reason:
         errors["reason"] = _("Give the reason for rejecting this request: it is shown publicly.")
-    _length(reason, "reason", REASON_MAX, errors)
+    check_length(reason, "reason", REASON_MAX, errors)
     return RejectForm(reason=reason, errors=errors)

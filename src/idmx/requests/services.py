@@ -16,15 +16,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from idmx import audit
+from idmx import audit, clock
 from idmx.accounts.services import StaffPrincipal
 from idmx.consultations.services import reference_choices
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.plans import compliance, items, policy
+from idmx.plans import items, policy
 from idmx.requests.forms import RequestForm
 
 PAGE_SIZE = 20
@@ -193,10 +192,10 @@ def route(db: Database, me: StaffPrincipal, request_id: int, institution_id: int
             raise _already_decided(s, request_id)
         item = items.create(
             s, institution_id=institution_id, source=m.PlanSource.request, title=req.title,
-            description=req.description, today=compliance.today_in_mexico(), answer_days=policy.DEFAULT_ANSWER_DAYS,
+            description=req.description, today=clock.today(), answer_days=policy.DEFAULT_ANSWER_DAYS,
             policy_due=None, actor_id=me.id, note=note,
         )
-        now = utcnow()
+        now = clock.now()
         _decide(s, request_id, status=m.DataRequestStatus.routed, plan_item_id=item.id, reviewed_by=me.id,
                 reviewed_at=now)
         audit.record(s, actor_id=me.id, action="data_request.route", obj=("data_request", request_id),
@@ -211,7 +210,7 @@ def reject(db: Database, me: StaffPrincipal, request_id: int, reason: str) -> No
     """Reject the request with a reason, which the public list and page show."""
     with db.write() as s:
         _decide(s, request_id, status=m.DataRequestStatus.rejected, rejection_reason=reason, reviewed_by=me.id,
-                reviewed_at=utcnow())
+                reviewed_at=clock.now())
         audit.record(s, actor_id=me.id, action="data_request.reject", obj=("data_request", request_id),
                      before={"status": m.DataRequestStatus.received},
                      after={"status": m.DataRequestStatus.rejected, "rejection_reason": reason}, public_note=reason)

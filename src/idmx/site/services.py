@@ -1,20 +1,14 @@
-"""Site-wide pages: home, health check, language switch."""
+"""Site-wide reads: the published consultations of the home page."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 
+from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.i18n import LANGUAGES
-from idmx.web import page, see_other
-
-LANG_COOKIE = "idmx_lang"
 
 
 def consultation_listing(db: Database, now: datetime) -> dict[str, list[dict]]:
@@ -49,7 +43,7 @@ def consultation_listing(db: Database, now: datetime) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {"open": [], "upcoming": [], "closed": []}
     with db.read() as s:
         for c, acronym, inst_es, inst_en, n_participants, n_proposals in s.execute(query):
-            groups[c.phase(now)].append(
+            groups[rules.phase(c, now)].append(
                 {
                     "consultation": c,
                     "institution": {"acronym": acronym, "name_es": inst_es, "name_en": inst_en} if acronym else None,
@@ -60,33 +54,3 @@ def consultation_listing(db: Database, now: datetime) -> dict[str, list[dict]]:
     groups["open"].sort(key=lambda row: row["consultation"].closes_at)
     groups["upcoming"].sort(key=lambda row: row["consultation"].opens_at)
     return groups
-
-
-class SiteController(Controller):
-    @get("/", name="site:home", sync_to_thread=True)
-    def home(self, request: Request, db: NamedDependency[Database]) -> Template:
-        groups = consultation_listing(db, datetime.now(timezone.utc))
-        return page(request, "site/home.html", {"groups": groups})
-
-    @get("/healthz", name="site:health", sync_to_thread=True, include_in_schema=False)
-    def health(self, db: NamedDependency[Database]) -> Response:
-        try:
-            ok = db.ping()
-            detail = "ok"
-        except Exception as exc:  # the point of a health check is to report, not to raise
-            ok, detail = False, type(exc).__name__
-        body = {"status": "ok" if ok else "error", "database": {"status": detail, "backend": db.engine.dialect.name}}
-        return Response(body, status_code=200 if ok else 503)
-
-    @post("/language", name="site:language")
-    async def set_language(self, request: Request) -> Redirect:
-        form = await request.form()
-        lang = form.get("lang", "")
-        target = form.get("next", "/")
-        # Only same-site relative paths: the switcher must not become an open redirect.
-        if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
-            target = "/"
-        response = see_other(target)
-        if lang in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
-        return response

@@ -19,8 +19,8 @@ from typing import Any
 from idmx.consultations.forms import DESCRIPTION_MAX as PROPOSAL_DESCRIPTION_MAX
 from idmx.consultations.forms import TITLE_MAX as PROPOSAL_TITLE_MAX
 from idmx.consultations.forms import TITLE_MIN as PROPOSAL_TITLE_MIN
-from idmx.consultations.forms import clean_text
 from idmx.db import models as m
+from idmx.fields import clean_text
 from idmx.i18n import DISPLAY_TZ
 from idmx.i18n import gettext as _
 

@@ -29,17 +29,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from idmx import clock
+from idmx.accounts import scope
 from idmx.accounts.services import StaffPrincipal
 from idmx.audit import record, snapshot
-from idmx.consultations.forms import ProposalForm, clean_text
+from idmx.consultations import rules
+from idmx.consultations.forms import ProposalForm
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.db.types import utcnow
 from idmx.db.upsert import insert_for
 from idmx.errors import Conflict, DomainError, NotFound
+from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.matching import THRESHOLD, ProposalIndex
-from idmx.staff import scope
 
 REASON_MAX = 1000
 QUEUE_LIMIT = 200
@@ -135,7 +137,7 @@ def _approve(s: Session, who: StaffPrincipal, p: m.Proposal, institution_id: int
 def _author_supports(s: Session, p: m.Proposal, now: datetime) -> None:
     """As for unmoderated proposals: in an open approval consultation the author supports their own."""
     c = s.get(m.Consultation, p.consultation_id)
-    if p.author_id is None or c is None or c.voting_method != m.VotingMethod.approval or not c.is_open(now):
+    if p.author_id is None or c is None or c.voting_method != m.VotingMethod.approval or not rules.is_open(c, now):
         return
     row = {"respondent_id": p.author_id, "proposal_id": p.id, "consultation_id": p.consultation_id}
     s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(), [row])
@@ -188,14 +190,14 @@ def approve(db: Database, who: StaffPrincipal, proposal_id: int) -> None:
     """Publish a proposal awaiting moderation, or publish again a hidden one."""
     with db.write() as s:
         p, institution_id = _proposal(s, who, proposal_id)
-        _approve(s, who, p, institution_id, utcnow())
+        _approve(s, who, p, institution_id, clock.now())
 
 
 def hide(db: Database, who: StaffPrincipal, proposal_id: int, reason: str) -> None:
     """Hide a proposal with a public reason; its open reports are resolved as "hidden"."""
     with db.write() as s:
         p, institution_id = _proposal(s, who, proposal_id)
-        _hide(s, who, p, institution_id, reason, utcnow())
+        _hide(s, who, p, institution_id, reason, clock.now())
 
 
 def edit(db: Database, who: StaffPrincipal, proposal_id: int, form: ProposalForm) -> bool:
@@ -230,7 +232,7 @@ def dismiss_report(db: Database, who: StaffPrincipal, report_id: int) -> int:
         report, institution_id = row
         if report.resolved_at is not None:
             raise Conflict(_("This report was already resolved."))
-        _dismiss(s, who, report, institution_id, utcnow())
+        _dismiss(s, who, report, institution_id, clock.now())
         return report.proposal_id
 
 
@@ -277,7 +279,7 @@ def merge_proposals(s: Session, survivor_id: int, merged_id: int, now: datetime 
     """
     if survivor_id == merged_id:
         raise DomainError(_("A proposal cannot be merged into itself."), field="survivor")
-    now = now or utcnow()
+    now = now or clock.now()
     found = {
         p.id: p
         for p in s.scalars(
@@ -425,7 +427,7 @@ def bulk(db: Database, who: StaffPrincipal, consultation_id: int, ids: list[int]
         if error:
             raise DomainError(error, field="reason")
     result = BulkResult()
-    now = utcnow()
+    now = clock.now()
     with db.write() as s:
         c = get_consultation(s, who, consultation_id)
         rows = s.scalars(

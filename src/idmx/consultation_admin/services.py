@@ -15,15 +15,16 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from idmx.accounts import scope
 from idmx.accounts.services import StaffPrincipal
 from idmx.audit import record, snapshot
+from idmx.consultation_admin import forms
+from idmx.consultations import rules
 from idmx.consultations.services import ConsultationView
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.staff import consultation_forms as forms
-from idmx.staff import scope
 
 SETTINGS_FIELDS = [
     "slug", "title_es", "title_en", "description_es", "description_en", "institution_id", "voting_method",
@@ -54,9 +55,10 @@ class ListRow:
     institution: str | None
     proposals: int
     pending: int
+    phase: rules.Phase
 
 
-def listing(db: Database, who: StaffPrincipal) -> list[ListRow]:
+def listing(db: Database, who: StaffPrincipal, now: datetime) -> list[ListRow]:
     counts = (
         select(
             m.Proposal.consultation_id,
@@ -74,7 +76,7 @@ def listing(db: Database, who: StaffPrincipal) -> list[ListRow]:
         who,
     )
     with db.read() as s:
-        return [ListRow(*row) for row in s.execute(query).all()]
+        return [ListRow(*row, phase=rules.phase(row[0], now)) for row in s.execute(query).all()]
 
 
 def _load(s: Session, who: StaffPrincipal, consultation_id: int, *, lock: bool = False) -> m.Consultation:
@@ -107,12 +109,10 @@ class Managed:
     previous_slug: str | None
 
     def started(self, now: datetime) -> bool:
-        return started(self.consultation, now)
+        return rules.started(self.consultation, now)
 
-
-def started(c: m.Consultation, now: datetime) -> bool:
-    """Published and past its opening date: the rules that shape its results are frozen."""
-    return c.status == m.ConsultationStatus.published and c.opens_at <= now
+    def phase(self, now: datetime) -> rules.Phase:
+        return rules.phase(self.consultation, now)
 
 
 def get(db: Database, who: StaffPrincipal, consultation_id: int) -> Managed:
@@ -139,13 +139,6 @@ def preview(db: Database, who: StaffPrincipal, consultation_id: int) -> Consulta
         inst = s.execute(select(m.Institution.acronym, m.Institution.name_es, m.Institution.name_en)
                          .where(m.Institution.id == c.institution_id)).first() if c.institution_id else None
     return ConsultationView(c, {"acronym": inst[0], "name_es": inst[1], "name_en": inst[2]} if inst else None)
-
-
-def phase_when_published(c: m.Consultation, now: datetime) -> str:
-    """The phase respondents will see: a draft is previewed as if it were published."""
-    if now < c.opens_at:
-        return "upcoming"
-    return "open" if now < c.closes_at else "closed"
 
 
 # --- settings ------------------------------------------------------------------------------------------
@@ -207,7 +200,7 @@ def update(
             c = _load(s, who, consultation_id, lock=True)
             targets = _targets(s, c.id)
             current = forms.form_from(c, targets, choices)
-            is_started = started(c, now)
+            is_started = rules.started(c, now)
             errors = forms.check_rules(form, current, started=is_started, now=now)
             if errors:
                 return errors
@@ -263,7 +256,7 @@ def open_now(db: Database, who: StaffPrincipal, consultation_id: int, now: datet
     """Publish, and move the opening date to now if it was in the future."""
     with db.write() as s:
         c = _load(s, who, consultation_id, lock=True)
-        if c.is_open(now):
+        if rules.is_open(c, now):
             raise Conflict(_("This consultation is already open."))
         if c.closes_at <= now:
             raise Conflict(_("The closing date has passed: set a later one before opening."))
@@ -274,7 +267,7 @@ def open_now(db: Database, who: StaffPrincipal, consultation_id: int, now: datet
 def close_now(db: Database, who: StaffPrincipal, consultation_id: int, now: datetime) -> None:
     with db.write() as s:
         c = _load(s, who, consultation_id, lock=True)
-        if not c.is_open(now) or c.opens_at >= now:
+        if not rules.is_open(c, now) or c.opens_at >= now:
             raise Conflict(_("Only an open consultation can be closed."))
         _transition(s, who, c, "consultation.close", ["closes_at"], closes_at=now)
 

@@ -29,9 +29,9 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.registry import StoreRegistry
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from idmx.consultations.identity import rate_limit_identity
 from idmx.settings import Settings
 from idmx.web import client_ip
+from idmx.web.respondents import rate_limit_identity
 
 WINDOW_S = 3600
 

@@ -20,7 +20,7 @@ from idmx.consultations.forms import ProposalForm, parse_proposal
 from idmx.consultations.services import reference_choices
 from idmx.db import Database
 from idmx.i18n import gettext as _
-from idmx.staff import moderation_services as services
+from idmx.moderation import services
 from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
 
 MODERATORS = {"roles": ALL_STAFF}

@@ -3,7 +3,6 @@ load a fixed list of proposals (text or CSV), and clone as the next round of a s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -13,20 +12,18 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Template
 
+from idmx import clock
 from idmx.accounts.guards import ADMINS, ALL_STAFF, principal_of, staff_guard
+from idmx.consultation_admin import forms, services
+from idmx.consultations import rules
 from idmx.consultations import services as public
 from idmx.db import Database
-from idmx.staff import consultation_forms as forms
-from idmx.staff import consultation_services as services
 from idmx.web import FormData, page, see_other
 
 MultipartData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 CSV_MAX_BODY_BYTES = 2_000_000
 MANAGE = {"roles": ADMINS}
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class StaffConsultationController(Controller):
@@ -39,7 +36,7 @@ class StaffConsultationController(Controller):
     def index(self, request: Request, db: NamedDependency[Database]) -> Template:
         me = principal_of(request)
         return page(request, "staff/consultations/list.html", {
-            "me": me, "rows": services.listing(db, me), "now": _now(), "can_manage": me.role in ADMINS,
+            "me": me, "rows": services.listing(db, me, clock.now()), "can_manage": me.role in ADMINS,
         })
 
     @get("/new", name="staff_consultations:new", opt=MANAGE, sync_to_thread=True)
@@ -60,7 +57,7 @@ class StaffConsultationController(Controller):
         form = forms.parse_consultation(data, choices, own_institution_id=me.institution_id,
                                         can_choose_institution=me.is_central)
         if form.valid:
-            consultation_id, errors = services.create(db, me, form, _now())
+            consultation_id, errors = services.create(db, me, form, clock.now())
             if consultation_id is not None:
                 return see_other(request.app.route_reverse("staff_consultations:edit", consultation_id=consultation_id))
             form.errors.update(errors)
@@ -75,12 +72,12 @@ class StaffConsultationController(Controller):
 
     def _edit_page(self, request: Request, managed: services.Managed, choices: forms.Choices,
                    form: forms.ConsultationForm, status: int = 200) -> Template:
-        now = _now()
+        now = clock.now()
         c = managed.consultation
         share_url = str(request.base_url).rstrip("/") + request.app.route_reverse("consultations:detail", slug=c.slug)
         return page(request, "staff/consultations/edit.html", {
             "me": principal_of(request), "m": managed, "c": c, "form": form, "choices": choices, "now": now,
-            "phase": c.phase(now), "frozen": managed.started(now), "share_url": share_url,
+            "phase": managed.phase(now), "frozen": managed.started(now), "share_url": share_url,
             "saved": request.query_params.get("saved") == "1",
         }, status_code=status)
 
@@ -90,7 +87,7 @@ class StaffConsultationController(Controller):
         managed = services.get(db, me, consultation_id)
         choices = services.choices(db, me)
         current = services.current_form(managed, choices)
-        now = _now()
+        now = clock.now()
         form = forms.parse_consultation(data, choices, own_institution_id=me.institution_id,
                                         can_choose_institution=me.is_central, current=current)
         form.errors.update(forms.check_rules(form, current, started=managed.started(now), now=now))
@@ -107,28 +104,28 @@ class StaffConsultationController(Controller):
 
     @post("/{consultation_id:int}/publish", name="staff_consultations:publish", opt=MANAGE, sync_to_thread=True)
     def publish(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Response:
-        services.publish(db, principal_of(request), consultation_id, _now())
+        services.publish(db, principal_of(request), consultation_id, clock.now())
         return self._back(request, consultation_id)
 
     @post("/{consultation_id:int}/open", name="staff_consultations:open", opt=MANAGE, sync_to_thread=True)
     def open_now(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Response:
-        services.open_now(db, principal_of(request), consultation_id, _now())
+        services.open_now(db, principal_of(request), consultation_id, clock.now())
         return self._back(request, consultation_id)
 
     @post("/{consultation_id:int}/close", name="staff_consultations:close", opt=MANAGE, sync_to_thread=True)
     def close_now(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Response:
-        services.close_now(db, principal_of(request), consultation_id, _now())
+        services.close_now(db, principal_of(request), consultation_id, clock.now())
         return self._back(request, consultation_id)
 
     @get("/{consultation_id:int}/preview", name="staff_consultations:preview", opt={"roles": ALL_STAFF}, sync_to_thread=True)
     def preview(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Template:
         view = services.preview(db, principal_of(request), consultation_id)
-        now = _now()
+        now = clock.now()
         page_number = request.query_params.get("page", "")
         query = public.BrowseQuery(order="newest", page=int(page_number) if page_number.isdigit() else 1)
         listing = public.browse(db, view, query, seed=0, token_hash=None, now=now, record_exposure=False)
         return page(request, "staff/consultations/preview.html", {
-            "view": view, "c": view.consultation, "phase": services.phase_when_published(view.consultation, now),
+            "view": view, "c": view.consultation, "phase": rules.phase_when_published(view.consultation, now),
             "listing": listing, "choices": public.reference_choices(db), "has_profile": False,
             "can_manage": principal_of(request).role in ADMINS,
         })
@@ -151,7 +148,7 @@ class StaffConsultationController(Controller):
 
     def _store(self, request: Request, db: Database, consultation_id: int, parsed: forms.FixedList, source: str) -> Response:
         if parsed.valid:
-            parsed.problems = services.load_fixed_list(db, principal_of(request), consultation_id, parsed, source, _now())
+            parsed.problems = services.load_fixed_list(db, principal_of(request), consultation_id, parsed, source, clock.now())
         if parsed.valid:
             url = request.app.route_reverse("staff_consultations:fixed_list", consultation_id=consultation_id)
             return see_other(f"{url}?loaded={len(parsed.items)}")
@@ -188,7 +185,7 @@ class StaffConsultationController(Controller):
 
     @post("/{consultation_id:int}/clone", name="staff_consultations:clone", opt=MANAGE, sync_to_thread=True)
     def clone(self, request: Request, consultation_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:
-        now = _now()
+        now = clock.now()
         form = forms.parse_clone(data, now)
         if form.valid:
             new_id, errors = services.clone(db, principal_of(request), consultation_id, form, now)
