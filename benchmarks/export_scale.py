@@ -149,7 +149,7 @@ def build(db, n_votes: int, n_resp: int, n_prop: int) -> tuple[int, dict]:
 
 def child(url: str, slug: str, out: str) -> dict:
     from idmx.db import Database
-    from idmx.exports import consultation_data as data
+    from idmx.exports import services as data
 
     db = Database(url, pool_size=1, max_overflow=1)
     try:

@@ -14,7 +14,7 @@ off, checked afterwards) for the load only.
 Each measured run happens in a fresh child process (its peak resident memory, VmHWM, is that
 run's alone): the child times the floor, a bare ``SELECT proposal_id, count(*) FROM votes WHERE consultation_id=?
 GROUP BY proposal_id`` (the best of one run before and one after), then a full ranking run
-(`idmx.ranking.runs.run_for_consultation`: reading the tallies the database keeps, input
+(`idmx.ranking.services.run_for_consultation`: reading the tallies the database keeps, input
 fingerprint, weights, scores, storing the run) with its breakdown. Each child runs the ranking once
 before the measured run: the first run of a process also pays one-off costs of a long-running
 server (imports, statement compilation, fresh memory); its time is printed too. Targets: approval run <= 3x the floor, pairwise run
@@ -322,7 +322,8 @@ def child(url: str, consultation_id: int, method: str) -> dict:
     from sqlalchemy import text
 
     from idmx.db import Database
-    from idmx.ranking.runs import RunParams, run_for_consultation
+    from idmx.ranking.pipeline import RunParams
+    from idmx.ranking.services import run_for_consultation
 
     db = Database(url, pool_size=1, max_overflow=1)
     try:

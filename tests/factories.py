@@ -59,8 +59,8 @@ def published_edition(db: Database, titles: list[str], *, series: str = "idmx-pr
     """A published edition whose items are already in `institution`'s plan (tier 1, 65 business days)."""
     from datetime import date
 
-    from idmx.plans import items as plan_items
     from idmx.plans import policy
+    from idmx.plans import services as plan_items
 
     today = published_on or date.today()
     with db.write() as s:
@@ -72,7 +72,7 @@ def published_edition(db: Database, titles: list[str], *, series: str = "idmx-pr
         s.flush()
         s.add(m.EditionTier(edition_id=edition.id, tier=1, business_days=65, up_to_rank=None))
         for rank, title in enumerate(titles, start=1):
-            plan = plan_items.create(s, institution_id=inst_id, source=m.PlanSource.idmx, title=title, today=today,
+            plan = plan_items.create_item(s, institution_id=inst_id, source=m.PlanSource.idmx, title=title, today=today,
                                      policy_due=policy.add_business_days(today, 65), topic_id=topic_id)
             s.add(m.InfrastructureItem(edition_id=edition.id, key=rank, title=title, description=f"Descripción de {title}",
                                        institution_id=inst_id, topic_id=topic_id, tier=1, rank=rank,

@@ -19,24 +19,22 @@ from idmx import __version__, i18n
 from idmx.accounts.controllers import AccountController
 from idmx.api.controllers import api_router
 from idmx.api.openapi import openapi_config
-from idmx.api.staff import ApiTokenController
+from idmx.apitokens.controllers import ApiTokenController
 from idmx.consultation_admin.controllers import StaffConsultationController
 from idmx.consultations.controllers import ConsultationController, ReportController
 from idmx.db import Database
-from idmx.exports.central import CentralExportController
-from idmx.exports.controllers import ConsultationDataController
-from idmx.exports.edition_downloads import EditionDownloadController
+from idmx.editions.controllers import EditionController
+from idmx.exports.controllers import CentralExportController, ConsultationDataController
+from idmx.idmx_list.controllers import PublicListController
+from idmx.institutions.controllers import InstitutionPlanController
+from idmx.items.controllers import FollowController, PublicItemController
 from idmx.moderation.controllers import ModerationController
+from idmx.monitoring.controllers import MonitoringController
 from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR, templates_dir
-from idmx.plans.answer_controllers import PlanController
-from idmx.plans.edition_controllers import EditionController, PublicEditionController
-from idmx.plans.institution_pages import InstitutionPlanController
-from idmx.plans.monitoring import MonitoringController
-from idmx.plans.public import FollowController, PublicItemController
+from idmx.plans.controllers import PlanController
 from idmx.ranking.controllers import ResultsController
-from idmx.requests.controllers import DataRequestController
-from idmx.requests.staff_controllers import StaffDataRequestController
+from idmx.requests.controllers import DataRequestController, StaffDataRequestController
 from idmx.settings import Settings
 from idmx.site.controllers import LANG_COOKIE, SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
@@ -115,7 +113,6 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             SiteController,
-            EditionDownloadController,
             CentralExportController,
             ConsultationController,
             ResultsController,
@@ -128,7 +125,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             StaffConsultationController,
             PlanController,
             EditionController,
-            PublicEditionController,
+            PublicListController,
             InstitutionPlanController,
             PublicItemController,
             FollowController,

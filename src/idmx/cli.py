@@ -216,7 +216,7 @@ def notify(limit: int) -> None:
     app's IDMX_PUBLIC_URL when the messages were queued. Prints "sent N, failed M, pending K"; exits
     non-zero when the server could not be reached. Safe to run from cron while another run is going.
     """
-    from idmx.notify import sender
+    from idmx.notify import services as sender
 
     settings = _settings()
     try:
@@ -245,7 +245,7 @@ def token_create(institution: str, name: str) -> None:
     """Create a token and print it once (only its SHA-256 is stored)."""
     from sqlalchemy import func, select
 
-    from idmx.api import tokens
+    from idmx.apitokens import services as tokens
     from idmx.db import models as m
     from idmx.errors import DomainError
 
@@ -268,7 +268,7 @@ def token_create(institution: str, name: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke the token with this number (see the staff page /staff/api-tokens)."""
-    from idmx.api import tokens
+    from idmx.apitokens import services as tokens
     from idmx.errors import DomainError
 
     database = _database(_settings())
@@ -291,7 +291,7 @@ def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
 
 
 # Defined with the ranking code it drives (one code path for the app and the command line).
-from idmx.ranking.cli import rank  # noqa: E402
+from idmx.ranking.commands import rank
 
 main.add_command(rank)
 
@@ -302,13 +302,7 @@ def export() -> None:
 
 
 # Each export lives with its own code; add further subcommands with export.add_command(...).
-from idmx.exports.cli import (  # noqa: E402
-    export_compliance,
-    export_consultation,
-    export_edition,
-    export_plan,
-    export_plans,
-)
+from idmx.exports.commands import export_compliance, export_consultation, export_edition, export_plan, export_plans
 
 export.add_command(export_consultation)
 export.add_command(export_edition)

@@ -12,7 +12,7 @@ from typing import Any
 
 from idmx.i18n import gettext as _
 
-__all__ = ["DONT_KNOW", "check_length", "clean_text", "id_choice"]
+__all__ = ["DONT_KNOW", "check_length", "clean_text", "form_int", "id_choice"]
 
 # The "I don't know" option of optional choices.
 DONT_KNOW = "unknown"
@@ -45,3 +45,11 @@ def id_choice(raw: Any, allowed: set[int], errors: dict[str, str], name: str, me
 def check_length(value: str, name: str, maximum: int, errors: dict[str, str]) -> None:
     if len(value) > maximum:
         errors[name] = _("At most %(max)s characters (you wrote %(n)s).") % {"max": maximum, "n": len(value)}
+
+
+def form_int(value: Any) -> int | None:
+    """An id or number from a form or query string; None when empty or not a whole number."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

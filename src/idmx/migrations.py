@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect
 
-from alembic import command
 from idmx.paths import migrations_dir
 
 

@@ -177,16 +177,15 @@ def seed_demo(db: Database, now: datetime | None = None) -> dict[str, int]:
 
 def _rank_demo(db: Database, slugs: Iterable[str]) -> None:
     """Store a ranking run for each new demo consultation with votes, so the IDMX list can be built at once."""
-    from idmx.ranking import (
-        runs,  # the ranking engine is heavy; plain reference seeding does not need it
-    )
+    from idmx.ranking import pipeline
+    from idmx.ranking import services as runs
 
     with db.read() as s:
         ids = list(s.scalars(select(m.Consultation.id).where(m.Consultation.slug.in_(list(slugs)))))
     for cid in ids:
         try:
             runs.run_for_consultation(db, cid)
-        except runs.RankingError:
+        except pipeline.RankingError:
             pass  # nothing to rank (no votes yet)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from idmx import clock
 from idmx.accounts.services import create_user
-from idmx.api import tokens
+from idmx.apitokens import services as tokens
 from idmx.cli import main
 from idmx.db import models as m
 from tests.accounts.test_auth import PASSWORD, login

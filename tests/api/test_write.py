@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from idmx import clock
-from idmx.api import controllers, tokens
+from idmx.api import controllers
+from idmx.apitokens import services as tokens
 from idmx.clock import now as utcnow
 from idmx.db import models as m
 from idmx.plans import policy

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import select
 
 from idmx import clock
-from idmx.api import tokens
+from idmx.apitokens import services as tokens
 from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.plans import items, policy
-from idmx.ranking import runs
+from idmx.plans import policy
+from idmx.plans import services as items
+from idmx.ranking import services as runs
 
 SECRET = "SECRETOOCULTO"  # in hidden/pending proposals, draft consultations and draft editions only
 RESPONDENT_MARK = "ORGANIZACIONPRIVADA"  # respondent organisation: never in the API
@@ -117,7 +118,7 @@ def build(db: Database) -> World:
         specs2 = [("aire", OWN, 1, 1), ("agua", OWN, 2, 1), ("suelo", OWN, 3, 2), ("censo", OTHER, 4, 2)]
         for key, (name, acronym, rank, tier) in enumerate(specs2, start=1):
             due = policy.add_business_days(today, 65 if tier == 1 else 130)
-            plan = items.create(s, institution_id=w.inst[acronym], source=m.PlanSource.idmx,
+            plan = items.create_item(s, institution_id=w.inst[acronym], source=m.PlanSource.idmx,
                                 title=f"Datos de {name} por municipio", today=today, policy_due=due)
             w.plan[name] = plan.id
             s.add(m.InfrastructureItem(edition_id=edition.id, key=key, title=f"Datos de {name} por municipio",
@@ -125,15 +126,15 @@ def build(db: Database) -> World:
                                        ci_low=0.5 / rank, ci_high=1.5 / rank, support_weighted=10.0 / rank,
                                        support_raw=20 // rank, plan_item_id=plan.id))
         s.add(m.InfrastructureItem(edition_id=draft_edition.id, key=1, title=f"Borrador {SECRET}"))
-        own_item = items.create(s, institution_id=w.inst[OWN], source=m.PlanSource.own,
+        own_item = items.create_item(s, institution_id=w.inst[OWN], source=m.PlanSource.own,
                                 title="Inventario propio de pozos", today=today)
         w.plan["propio"] = own_item.id
         s.flush()
         agua = s.get(m.PlanItem, w.plan["agua"])
-        items.apply(s, agua, lambda a: policy.commit(a, today + timedelta(days=30), today), actor_id=None)
+        items.apply_move(s, agua, lambda a: policy.commit(a, today + timedelta(days=30), today), actor_id=None)
         suelo = s.get(m.PlanItem, w.plan["suelo"])
         basis = s.scalar(select(m.LegalBasis.id).order_by(m.LegalBasis.id).limit(1))
-        items.apply(s, suelo, lambda a: policy.deny(a, basis, "No existe la información"), actor_id=None)
+        items.apply_move(s, suelo, lambda a: policy.deny(a, basis, "No existe la información"), actor_id=None)
         _row, w.token = tokens.create(s, institution_id=w.inst[OWN], name="Catálogo SEMARNAT", actor_id=None)
         w.token_id = _row.id
         _row2, w.other_token = tokens.create(s, institution_id=w.inst[OTHER], name="Catálogo INEGI", actor_id=None)

@@ -19,8 +19,9 @@ from idmx.accounts.services import create_user
 from idmx.cli import main
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.plans import items as plan_items
-from idmx.plans import plan_export, policy
+from idmx.plans import export as plan_export
+from idmx.plans import policy
+from idmx.plans import services as plan_items
 from tests import factories
 from tests.accounts.test_auth import PASSWORD, login
 
@@ -39,13 +40,13 @@ def plan_world(db: Database) -> dict:
                              .order_by(m.InfrastructureItem.rank)))
         basis = s.scalar(select(m.LegalBasis.id).order_by(m.LegalBasis.id).limit(1))
         first, second, third = (s.get(m.PlanItem, i) for i in ids)
-        plan_items.apply(s, first, lambda a: policy.commit(a, due, on), actor_id=None)
-        plan_items.apply(s, second, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/agua", on, "cat-2"),
+        plan_items.apply_move(s, first, lambda a: policy.commit(a, due, on), actor_id=None)
+        plan_items.apply_move(s, second, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/agua", on, "cat-2"),
                          actor_id=None)
-        plan_items.apply(s, third, lambda a: policy.deny(a, basis, "Contiene datos personales."), actor_id=None)
+        plan_items.apply_move(s, third, lambda a: policy.deny(a, basis, "Contiene datos personales."), actor_id=None)
         semarnat, inegi = (s.scalar(select(m.Institution.id).where(m.Institution.acronym == a)) for a in ("SEMARNAT", "INEGI"))
-        own = plan_items.create(s, institution_id=semarnat, source=m.PlanSource.own, title="Inventario de pozos", today=on)
-        census = plan_items.create(s, institution_id=inegi, source=m.PlanSource.own, title="Censo por localidad", today=on)
+        own = plan_items.create_item(s, institution_id=semarnat, source=m.PlanSource.own, title="Inventario de pozos", today=on)
+        census = plan_items.create_item(s, institution_id=inegi, source=m.PlanSource.own, title="Censo por localidad", today=on)
     return {"edition": edition, "committed": ids[0], "published": ids[1], "denied": ids[2], "own": own.id,
             "census": census.id, "due": due}
 

@@ -21,15 +21,16 @@ from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
-from idmx.exports import consultation_data as data
-from idmx.ranking import files, queries, runs
+from idmx.exports import services as data
+from idmx.ranking import files, pipeline, queries
+from idmx.ranking import services as runs
 from idmx.ranking.compute import NOT_STATED
 from tests import factories
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 FINGERPRINT = re.compile(r"fingerprint: ([0-9a-f]{64})")
-PARAMS = {"approval": runs.RunParams(), "rating": runs.RunParams(rank_by="point", confidence=0.9),
-          "pairwise": runs.RunParams(ridge=0.5, confidence=0.9, cap=4.0)}
+PARAMS = {"approval": pipeline.RunParams(), "rating": pipeline.RunParams(rank_by="point", confidence=0.9),
+          "pairwise": pipeline.RunParams(ridge=0.5, confidence=0.9, cap=4.0)}
 
 
 def _env(db: Database, tmp_path: Path) -> dict[str, str]:
@@ -232,7 +233,7 @@ def test_fingerprint_ignores_respondent_labels_and_sees_every_change(tmp_path: P
         if t is not None:
             (d / "T.csv").write_text(t)
             tpath = d / "T.csv"
-        return runs.rank_files(d / "R.csv", d / "V.csv", "rating", tpath).fingerprint
+        return pipeline.rank_files(d / "R.csv", d / "V.csv", "rating", tpath).fingerprint
 
     r = "respondent_id,segment\n1,a\n2,b\n3,a\n"
     v = "respondent_id,proposal_id,value\n1,10,4\n1,11,5\n2,10,2\n3,11,1\n"

@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 from idmx import clock
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.exports import consultation_data as data
-from idmx.exports.safety import TRIGGERS, csv_lines, neutralise
-from idmx.exports.xlsx import Sheet, write_xlsx
-from idmx.ranking import runs
+from idmx.exports import services as data
+from idmx.formats.safety import TRIGGERS, csv_lines, neutralise
+from idmx.formats.xlsx import Sheet, write_xlsx
+from idmx.ranking import services as runs
 from tests import factories
 
 PAYLOADS = [
@@ -154,21 +154,21 @@ def _plan_payload_world(db: Database) -> None:
     """SEMARNAT's plan holds every payload in titles, descriptions, denial explanations and catalogue ids."""
     from sqlalchemy import select
 
-    from idmx.plans import items as plan_items
     from idmx.plans import policy
+    from idmx.plans import services as plan_items
     
     on = clock.today()
     with db.write() as s:
         inst = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT"))
         basis = s.scalar(select(m.LegalBasis.id).order_by(m.LegalBasis.id).limit(1))
         for i, payload in enumerate(DB_PAYLOADS):
-            item = plan_items.create(s, institution_id=inst, source=m.PlanSource.own, today=on,
+            item = plan_items.create_item(s, institution_id=inst, source=m.PlanSource.own, today=on,
                                      title=payload if len(payload) >= 5 else payload + " (datos)",
                                      description=DB_PAYLOADS[-1 - i])
             if i % 2:
-                plan_items.apply(s, item, lambda a, p=payload: policy.deny(a, basis, p), actor_id=None)
+                plan_items.apply_move(s, item, lambda a, p=payload: policy.deny(a, basis, p), actor_id=None)
             else:
-                plan_items.apply(s, item, lambda a, p=payload: policy.publish(a, "https://datos.gob.mx/x", on, p),
+                plan_items.apply_move(s, item, lambda a, p=payload: policy.publish(a, "https://datos.gob.mx/x", on, p),
                                  actor_id=None)
 
 

@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from idmx.db import models as m
 from idmx.errors import NotFound
-from idmx.exports import dcat, idmx_list
-from idmx.plans import items as plan_items
+from idmx.idmx_list import dcat
+from idmx.idmx_list import export as idmx_list_export
+from idmx.idmx_list import services as idmx_list
 from idmx.plans import policy
+from idmx.plans import services as plan_items
 from tests import factories
 
 # The shapes stay in the workspace's shared specs (not copied into the project): next to the checkout,
@@ -33,9 +35,9 @@ def _answer_three(db, edition: m.Edition) -> list[int]:
                              .order_by(m.InfrastructureItem.rank)))
         basis = s.scalar(select(m.LegalBasis.id).limit(1))
         first, second, third = (s.get(m.PlanItem, i) for i in ids[:3])
-        plan_items.apply(s, first, lambda a: policy.commit(a, date(2027, 4, 1), TODAY), actor_id=None)
-        plan_items.apply(s, second, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/aire", TODAY, "cat-1"), actor_id=None)
-        plan_items.apply(s, third, lambda a: policy.deny(a, basis, "Contiene datos personales."), actor_id=None)
+        plan_items.apply_move(s, first, lambda a: policy.commit(a, date(2027, 4, 1), TODAY), actor_id=None)
+        plan_items.apply_move(s, second, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/aire", TODAY, "cat-1"), actor_id=None)
+        plan_items.apply_move(s, third, lambda a: policy.deny(a, basis, "Contiene datos personales."), actor_id=None)
     return ids
 
 
@@ -45,7 +47,7 @@ def test_rows_follow_the_allow_list_in_rank_order(db):
     ids = _answer_three(db, edition)
     with db.read() as s:
         export = idmx_list.edition_export(s, s.get(m.Edition, edition.id), TODAY)
-    assert [tuple(r) for r in export.rows] == [idmx_list.COLUMNS] * 3
+    assert [tuple(r) for r in export.rows] == [idmx_list_export.COLUMNS] * 3
     assert [r["rank"] for r in export.rows] == [1, 2, 3]
     assert [r["status"] for r in export.rows] == ["committed", "published_on_time", "denied"]
     assert export.rows[0]["due_date"] == date(2027, 4, 1)
@@ -111,7 +113,7 @@ def test_every_format_downloads_from_the_public_edition_page_and_the_command_lin
     assert "'=HYPERLINK" in csv.text and "\r\n" in csv.text
     assert csv.headers["content-disposition"].endswith('idmx-descarga-v1.csv"')
     data = client.get("/idmx/idmx-descarga/v1/idmx.json").json()
-    assert [i["title"] for i in data["items"]][1] == "Descargas de agua" and data["columns"] == list(idmx_list.COLUMNS)
+    assert [i["title"] for i in data["items"]][1] == "Descargas de agua" and data["columns"] == list(idmx_list_export.COLUMNS)
     xlsx = client.get("/idmx/idmx-descarga/v1/idmx.xlsx")
     (tmp_path / "l.xlsx").write_bytes(xlsx.content)
     sheet = openpyxl.load_workbook(tmp_path / "l.xlsx").active

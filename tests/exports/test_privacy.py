@@ -14,8 +14,8 @@ from idmx.cli import main
 from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.exports import consultation_data as data
-from idmx.ranking import runs
+from idmx.exports import services as data
+from idmx.ranking import services as runs
 from tests import factories
 from tests.exports.scan import assert_clean, scan_text
 

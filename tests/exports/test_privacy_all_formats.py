@@ -22,9 +22,9 @@ from idmx import clock
 from idmx.cli import main
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.exports import consultation_data as data
-from idmx.plans import items as plan_items
+from idmx.exports import services as data
 from idmx.plans import policy
+from idmx.plans import services as plan_items
 from tests import factories
 from tests.api import world as api_world
 from tests.exports.scan import assert_clean
@@ -60,7 +60,7 @@ def _private_rows(db: Database, world: dict) -> dict[str, str]:
         plan_ids = list(s.scalars(select(m.PlanItem.id).order_by(m.PlanItem.id)))
         first = s.get(m.PlanItem, plan_ids[0])
         if first.status == m.PlanStatus.pending:
-            plan_items.apply(s, first, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/x", on), actor_id=staff.id)
+            plan_items.apply_move(s, first, lambda a: policy.publish(a, "https://datos.gob.mx/dataset/x", on), actor_id=staff.id)
         s.add(m.Follow(plan_item_id=plan_ids[0], email=FOLLOWER, language="es",
                        token_hash=hashlib.sha256(FOLLOW_SECRET.encode()).hexdigest()))
         s.add(m.OutboxMessage(to_email=FOLLOWER, subject="Aviso", body=f"{OUTBOX_SECRET} {FOLLOW_SECRET}",

@@ -17,8 +17,12 @@ from sqlalchemy import select
 from idmx import clock
 from idmx.cli import main
 from idmx.db import models as m
-from idmx.notify import follows, links, outbox, sender
-from idmx.plans import items, policy
+from idmx.items import services as follows
+from idmx.notify import links
+from idmx.notify import services as outbox
+from idmx.notify import services as sender
+from idmx.plans import policy
+from idmx.plans import services as items
 from idmx.settings import Settings, SettingsError
 
 REFUSED = "rechazo@example.mx"
@@ -174,7 +178,7 @@ def test_follow_confirm_change_and_notify_end_to_end(db, settings, smtp):
     with db.write() as s:
         institution_id = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "INEGI"))
         today = clock.today()
-        item = items.create(s, institution_id=institution_id, source=m.PlanSource.own, title="Censo de población",
+        item = items.create_item(s, institution_id=institution_id, source=m.PlanSource.own, title="Censo de población",
                             today=today)
         s.flush()
         item_id = item.id
@@ -185,7 +189,7 @@ def test_follow_confirm_change_and_notify_end_to_end(db, settings, smtp):
     token = re.search(r"/follows/confirm/([A-Za-z0-9_-]+)", confirmation.get_content()).group(1)
     follows.confirm(db, token)
     with db.write() as s:
-        items.apply(s, s.get(m.PlanItem, item_id), lambda a: policy.commit(a, policy.add_business_days(today, 10), today),
+        items.apply_move(s, s.get(m.PlanItem, item_id), lambda a: policy.commit(a, policy.add_business_days(today, 10), today),
                     actor_id=None)
     assert str(sender.send_pending(db, settings.with_(smtp_url=smtp.url))) == "sent 1, failed 0, pending 0"
     update = smtp.messages[-1]

@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.db import models as m
-from idmx.plans import answers, items, policy
-from idmx.ranking import runs
+from idmx.plans import policy
+from idmx.plans import services as answers
+from idmx.plans import services as items
+from idmx.ranking import services as runs
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
 from tests.consultations.test_participation import post_form
@@ -48,7 +50,7 @@ def new_item(db, acronym: str = "SEMARNAT", title: str = "Calidad del aire por e
              policy_days: int | None = 30, source: m.PlanSource = m.PlanSource.idmx) -> int:
     today = clock.today()
     with db.write() as s:
-        item = items.create(s, institution_id=institution_id(db, acronym), source=source, title=title, today=today,
+        item = items.create_item(s, institution_id=institution_id(db, acronym), source=source, title=title, today=today,
                             policy_due=today + timedelta(days=policy_days) if policy_days is not None else None,
                             description="Mediciones horarias")
         return item.id
@@ -61,7 +63,7 @@ def item(db, item_id: int) -> m.PlanItem:
 
 def history(db, item_id: int) -> list[m.PlanEvent]:
     with db.read() as s:
-        return items.history(s, item_id)
+        return items.item_history(s, item_id)
 
 
 def legal_basis_id(db) -> int:
@@ -354,7 +356,7 @@ def test_an_upper_case_scheme_is_refused_in_place_not_a_server_error(client, db,
 
 
 def test_plan_export_shapes_rows_from_plain_data():
-    from idmx.plans import plan_export
+    from idmx.plans import export as plan_export
 
     records = [plan_export.PlanRecord(id=7, title="@SUM(A1)", description="-2+3", source=m.PlanSource.own,
                                       public_status="overdue", due_date=date(2027, 1, 4), policy_due=None,

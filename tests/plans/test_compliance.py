@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from idmx import clock
 from idmx.db import models as m
-from idmx.plans import compliance, policy
-from idmx.plans.compliance import ItemRow
+from idmx.monitoring import compliance
+from idmx.monitoring import services as monitoring
+from idmx.monitoring.compliance import ItemRow
+from idmx.plans import policy
 from idmx.plans.policy import Answer, PublicStatus
 
 TODAY = date(2026, 3, 11)
@@ -141,7 +143,7 @@ def _institution(s, acronym: str) -> int:
 @pytest.fixture
 def plan_items(db):
     """SEMARNAT: one published on time, one overdue, one denied. INEGI: one pending. Relative to the real today."""
-    from idmx.plans import items
+    from idmx.plans import services as items
 
     today = clock.today()
     with db.write() as s:
@@ -149,7 +151,7 @@ def plan_items(db):
         basis = s.scalar(select(m.LegalBasis.id).limit(1))
         made = {}
         for key, inst in (("on_time", semarnat), ("overdue", semarnat), ("denied", semarnat), ("pending", inegi)):
-            made[key] = items.create(s, institution_id=inst, source=m.PlanSource.own, title=f"Conjunto =1+{key}",
+            made[key] = items.create_item(s, institution_id=inst, source=m.PlanSource.own, title=f"Conjunto =1+{key}",
                                      today=today - timedelta(days=60))
         made["on_time"].status, made["on_time"].published_on = S.published, today - timedelta(days=3)
         made["on_time"].due_date, made["on_time"].published_url = today, "https://datos.gob.mx/a"
@@ -162,7 +164,7 @@ def plan_items(db):
 
 def test_load_rows_reads_every_item_with_its_institution(db, plan_items):
     with db.read() as s:
-        loaded = compliance.load_rows(s)
+        loaded = monitoring.load_rows(s)
     assert len(loaded) == 4
     result = {r.acronym: r for r in compliance.summarise(loaded, clock.today())}
     semarnat = result["SEMARNAT"]
@@ -170,8 +172,8 @@ def test_load_rows_reads_every_item_with_its_institution(db, plan_items):
     assert semarnat.delivery_rate == pytest.approx(1 / 3)
     assert (result["INEGI"].pending, result["INEGI"].delivery_rate) == (1, None)
     with db.read() as s:
-        assert len(compliance.load_rows(s, institution_id=semarnat.institution_id)) == 3
-    assert compliance.load(db, institution_id=semarnat.institution_id) == [semarnat]
+        assert len(monitoring.load_rows(s, institution_id=semarnat.institution_id)) == 3
+    assert monitoring.institutions(db, institution_id=semarnat.institution_id) == [semarnat]
 
 
 def test_monitoring_page_shows_each_institution_and_the_national_totals(client, plan_items):

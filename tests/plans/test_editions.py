@@ -14,8 +14,10 @@ from sqlalchemy import func, insert, select
 from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.db import models as m
-from idmx.plans import editions, policy
-from idmx.ranking import runs
+from idmx.editions import forms as edition_forms
+from idmx.editions import services as editions
+from idmx.plans import policy
+from idmx.ranking import services as runs
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
 from tests.consultations.test_participation import post_form
@@ -430,7 +432,7 @@ def test_revision_keeps_keys_reuses_plan_items_and_shows_the_changes(client, db,
 def test_publish_service_programmatically(db, world, staff):
     """The services alone build and publish an edition (what the end-to-end tests use)."""
     central = staff["central"]
-    form = editions.parse_edition({"series": "idmx-prog", "title_es": "IDMX programática", "answer_business_days": "20",
+    form = edition_forms.parse_edition({"series": "idmx-prog", "title_es": "IDMX programática", "answer_business_days": "20",
                                    **{f"tier{t}_business_days": str(d) for t, d, _ in policy.DEFAULT_TIERS},
                                    **{f"tier{t}_up_to_rank": str(u or "") for t, _, u in policy.DEFAULT_TIERS}},
                                   with_series=True)
@@ -444,7 +446,7 @@ def test_publish_service_programmatically(db, world, staff):
     view = editions.get(db, edition_id)
     for row in view.items:
         if row.item.institution_id is None:
-            form = editions.parse_item({"title": row.item.title, "institution": str(world["inst"]["SEP"]),
+            form = edition_forms.parse_item({"title": row.item.title, "institution": str(world["inst"]["SEP"]),
                                         "tier": str(row.item.tier)}, institutions=set(world["inst"].values()),
                                        topics=set(), tiers={1, 2, 3})
             editions.update_item(db, central, edition_id, row.item.id, form)
@@ -460,10 +462,10 @@ def test_every_edition_route_is_central_only_and_never_fails_for_the_central_tea
     c = f.consultation(db, "walk-editions")
     pid = f.proposals(db, c.id, ["Calidad del aire por estación"])[0]
     values = {**f.draft_edition(db, c.id, pid), "proposal_id": pid}
-    from idmx.plans import items as plan_items
+    from idmx.plans import services as plan_items
 
     with db.write() as s:
-        values["plan_item_id"] = plan_items.create(
+        values["plan_item_id"] = plan_items.create_item(
             s, institution_id=s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT")),
             source=m.PlanSource.own, title="Conjunto propio", today=clock.local_date(datetime.now(timezone.utc))).id
     routes = sorted((method, route.path, handler.name) for route in app.routes if route.path.startswith(BASE)
@@ -488,10 +490,10 @@ def test_every_edition_route_is_central_only_and_never_fails_for_the_central_tea
 
 
 def test_an_institutions_own_dataset_feeds_into_the_next_edition_and_keeps_its_answer(client, db, world, staff):
-    from idmx.plans import items as plan_items
+    from idmx.plans import services as plan_items
 
     with db.write() as s:
-        own = plan_items.create(s, institution_id=world["inst"]["SEMARNAT"], source=m.PlanSource.own,
+        own = plan_items.create_item(s, institution_id=world["inst"]["SEMARNAT"], source=m.PlanSource.own,
                                 title="Inventario de humedales por cuenca", today=clock.local_date(datetime.now(timezone.utc)))
     as_(client, "central@idmx.gob.mx")
     edition_id = build_and_fix(client, db, world)

@@ -17,8 +17,10 @@ from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.notify import follows
-from idmx.plans import items, policy
+from idmx.items import forms as follow_forms
+from idmx.items import services as follows
+from idmx.plans import policy
+from idmx.plans import services as items
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD
 from tests.consultations.test_participation import csrf, post_form
@@ -35,7 +37,7 @@ def _id(db, model, **where) -> int:
 def make_item(db, title: str = "Calidad del aire por estación de monitoreo", *, source=m.PlanSource.own,
               policy_due=None, proposal_id: int | None = None, description: str = "Mediciones horarias") -> int:
     with db.write() as s:
-        item = items.create(
+        item = items.create_item(
             s, institution_id=_id(db, m.Institution, acronym="SEMARNAT"), source=source, title=title, today=TODAY,
             policy_due=policy_due, description=description, topic_id=None, proposal_id=proposal_id,
         )
@@ -45,7 +47,7 @@ def make_item(db, title: str = "Calidad del aire por estación de monitoreo", *,
 
 def apply(db, item_id: int, move, actor_id: int | None = None) -> None:
     with db.write() as s:
-        items.apply(s, s.get(m.PlanItem, item_id), move, actor_id=actor_id)
+        items.apply_move(s, s.get(m.PlanItem, item_id), move, actor_id=actor_id)
 
 
 def count(db, model) -> int:
@@ -121,7 +123,7 @@ def test_unknown_item_is_404(client, db):
     assert client.get("/items/987654").status_code == 404
     assert post_form(client, "/items/987654/follow", {"email": ""}).status_code == 404
     assert post_form(client, "/items/987654/follow", {"email": "a@example.mx"}).status_code == 404
-    assert count(db, m.Follow) == 0 and not client.cookies.get(follows.COOKIE)
+    assert count(db, m.Follow) == 0 and not client.cookies.get(follow_forms.COOKIE)
 
 
 def test_output_is_escaped(client, db):
@@ -197,7 +199,7 @@ def test_follow_without_email_keeps_nothing_on_the_server(client, db):
     response = post_form(client, f"/items/{item_id}/follow", {"email": ""})
     assert response.status_code == 303
     assert response.headers["location"] == f"/items/{item_id}?follow=browser#follow"
-    assert client.cookies.get(follows.COOKIE) == str(item_id)
+    assert client.cookies.get(follow_forms.COOKIE) == str(item_id)
     assert count(db, m.Follow) == 0 and count(db, m.OutboxMessage) == 0 and count(db, m.AuditEvent) == audit_before
     listing = client.get("/following")
     assert listing.status_code == 200 and f'data-item-id="{item_id}"' in listing.text
@@ -258,7 +260,7 @@ def test_invalid_email_is_refused_in_place(client, db):
     assert response.status_code == 422
     assert 'aria-invalid="true"' in response.text and 'value="no es un correo"' in response.text
     assert count(db, m.Follow) == 0 and count(db, m.OutboxMessage) == 0
-    assert not client.cookies.get(follows.COOKIE)
+    assert not client.cookies.get(follow_forms.COOKIE)
 
 
 def test_follow_with_htmx_answers_with_the_follow_section(client, db):
@@ -266,7 +268,7 @@ def test_follow_with_htmx_answers_with_the_follow_section(client, db):
     response = post_form(client, f"/items/{item_id}/follow", {"email": "a@example.mx"}, htmx=True)
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<section id="follow"') and "<html" not in response.text
-    assert len(follow_rows(db)) == 1 and client.cookies.get(follows.COOKIE) == str(item_id)
+    assert len(follow_rows(db)) == 1 and client.cookies.get(follow_forms.COOKIE) == str(item_id)
 
 
 def test_a_transition_notifies_confirmed_followers_only(client, db, staff_id):
@@ -310,11 +312,11 @@ def test_follow_posts_are_rate_limited(db, settings):
 def test_cookie_helpers_keep_at_most_100_ids():
     value = ""
     for i in range(1, 106):
-        value = follows.cookie_with(value, i)
-    ids = follows.cookie_ids(value)
+        value = follow_forms.cookie_with(value, i)
+    ids = follow_forms.cookie_ids(value)
     assert len(ids) == 100 and ids[0] == 6 and ids[-1] == 105
-    assert follows.cookie_ids("3-x-3-4--99999999999999999") == [3, 4]
-    assert follows.cookie_without("3-4", 3) == "4"
+    assert follow_forms.cookie_ids("3-x-3-4--99999999999999999") == [3, 4]
+    assert follow_forms.cookie_without("3-4", 3) == "4"
 
 
 @pytest.mark.parametrize("raw, ok", [
@@ -322,4 +324,4 @@ def test_cookie_helpers_keep_at_most_100_ids():
     ("dos@@example.mx", False), ("a@b", False), ("a b@example.mx", False), ("x" * 250 + "@example.mx", False),
 ])
 def test_email_shape(raw, ok):
-    assert (follows.normalise_email(raw) is not None) == ok
+    assert (follow_forms.normalise_email(raw) is not None) == ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from idmx.plans import priority as p
+from idmx.editions import priority as p
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:

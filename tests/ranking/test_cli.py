@@ -16,7 +16,8 @@ from idmx import seeding
 from idmx.cli import main
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.ranking import files, runs
+from idmx.ranking import files, pipeline
+from idmx.ranking import services as runs
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 FINGERPRINT = re.compile(r"fingerprint: ([0-9a-f]{64})")
@@ -57,7 +58,7 @@ def test_the_command_line_reproduces_stored_runs(db: Database, tmp_path: Path):
         if method == "pairwise":
             assert earlier is None
         else:
-            db_rows = runs._read_db_inputs(db, cid, runs.RunParams(), keep_rows=True)
+            db_rows = runs._read_db_inputs(db, cid, pipeline.RunParams(), keep_rows=True)
             assert earlier.group(1) == db_rows.format2_fingerprint != run.fingerprint
         header = (tmp_path / slug / "w.csv").read_text().splitlines()[0]
         assert header == "respondent_id,weight"

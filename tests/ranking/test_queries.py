@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import insert, select
+from tests import factories
 
 from idmx import seeding
 from idmx.clock import now as utcnow
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.ranking import queries, runs
+from idmx.ranking import pipeline, queries
+from idmx.ranking import services as runs
 from idmx.ranking.compute import NOT_STATED
-from tests import factories
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 
@@ -99,7 +100,7 @@ def _tallies(s, consultation_id: int, method: str) -> pd.DataFrame:
     packed = queries.tally_rows(s, consultation_id, method, max_cell_respondents=1000)
     np.testing.assert_array_equal(packed[np.lexsort(packed.T[::-1])], rows[np.lexsort(rows.T[::-1])])
     labels = queries.category_labels(s)
-    names = runs.VALUES[method]
+    names = pipeline.VALUES[method]
     frame = pd.DataFrame(rows, columns=["proposal_id", "segment_key", "state_key", *names])
     frame["segment"] = [labels["segment"][k or None] for k in frame.pop("segment_key")]
     frame["state"] = [labels["state"][k or None] for k in frame.pop("state_key")]
@@ -234,7 +235,7 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
     _check(db, pairs.id, "pairwise")
     # A run counts the same clusters from its single stream of canonical rows, with the respondents
     # numbered in the canonical order (by cell first: citizens u is 1, private_sector v is 2).
-    stream = runs._read_db_inputs(db, pairs.id, runs.RunParams()).inputs.stats
+    stream = runs._read_db_inputs(db, pairs.id, pipeline.RunParams()).inputs.stats
     canonical = {u: 1, v: 2}
     expected = [[canonical[r], a, b, n] for r, a, b, n in clusters.values.tolist()]
     assert stream[["respondent_id", "winner_id", "loser_id", "wins"]].values.tolist() == expected

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import func, insert, select
+from tests import factories as f
 
 from idmx.clock import now as utcnow
 from idmx.db import models as m
-from tests import factories as f
+from idmx.ranking import services as runs
 
 
 def _votes(db, c, ids, pattern):
@@ -32,11 +33,14 @@ def _world(db, **overrides):
     pattern = [("public_officials", {0: True, 1: False, 2: i % 2 == 0}) for i in range(30)]
     pattern += [("journalists", {0: False, 1: True, 2: i % 3 == 0}) for i in range(6)]
     _votes(db, c, ids, pattern)
+    runs.refresh_due(db)  # what the worker does; pages only read stored runs
     return c, ids
 
 
 def test_results_page_ranks_with_intervals_and_reuses_the_stored_run(client, db):
     c, ids = _world(db)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.RankingRun)) == 1
     r = client.get(f"/c/{c.slug}/results")
     assert r.status_code == 200
     assert "<svg" in r.text and "<title id=\"chart-title\">" in r.text and "<desc id=\"chart-desc\">" in r.text
@@ -85,15 +89,25 @@ def test_csv_download_is_spreadsheet_safe(client, db):
 
 def test_a_run_made_before_closing_is_replaced_once_after_closing(client, db):
     c, _ = _world(db)
-    client.get(f"/c/{c.slug}/results")
     with db.write() as s:
         s.execute(m.Consultation.__table__.update().where(m.Consultation.id == c.id).values(
             closes_at=utcnow()))  # after the first run was made
     time.sleep(0.01)
-    client.get(f"/c/{c.slug}/results")
+    assert [job.final for job, _run in runs.refresh_due(db)] == [True]
+    assert runs.refresh_due(db) == []
     client.get(f"/c/{c.slug}/results")
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(m.RankingRun)) == 2
+
+
+def test_pages_never_compute_a_ranking(client, db):
+    c = f.consultation(db)
+    ids = f.proposals(db, c.id, ["Calidad del aire por estación", "Escuelas públicas"])
+    _votes(db, c, ids, [("journalists", {0: True, 1: False})])
+    r = client.get(f"/c/{c.slug}/results")
+    assert r.status_code == 200 and "Todavía no hay votos que priorizar." not in r.text
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.RankingRun)) == 0
 
 
 def test_no_votes_yet_is_said_plainly(client, db):

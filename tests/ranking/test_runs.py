@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import insert, select
+from tests import factories
 
 from idmx import seeding
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.ranking import files, runs
+from idmx.ranking import files, pipeline
+from idmx.ranking import services as runs
 from idmx.ranking.compute import RankingError
-from tests import factories
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 
@@ -34,7 +35,7 @@ def _floats(rows: list[dict]) -> np.ndarray:
 @pytest.mark.slow
 def test_a_run_is_reproduced_from_its_exported_files(db: Database, demo, tmp_path):
     for slug, method in DEMO.items():
-        params = runs.RunParams(ridge=0.5, confidence=0.9, cap=4.0) if method == "pairwise" else runs.RunParams()
+        params = pipeline.RunParams(ridge=0.5, confidence=0.9, cap=4.0) if method == "pairwise" else pipeline.RunParams()
         run = runs.run_for_consultation(db, demo[slug], params)
         assert run.method.value == method and len(run.fingerprint) == 64
         assert run.code_version and run.params["targets_source"] == "default"
@@ -45,8 +46,8 @@ def test_a_run_is_reproduced_from_its_exported_files(db: Database, demo, tmp_pat
         r_ids = pd.read_csv(written.respondents, dtype=str)["respondent_id"].astype(int).tolist()
         assert r_ids == list(range(1, len(r_ids) + 1))
 
-        again = runs.rank_files(written.respondents, written.votes, method, written.targets,
-                                runs.RunParams(method=method, cap=params.cap, ridge=params.ridge, confidence=params.confidence))
+        again = pipeline.rank_files(written.respondents, written.votes, method, written.targets,
+                                pipeline.RunParams(method=method, cap=params.cap, ridge=params.ridge, confidence=params.confidence))
         assert again.fingerprint == run.fingerprint
         assert [r["proposal_id"] for r in again.rows] == [r["proposal_id"] for r in run.results]
         np.testing.assert_allclose(_floats(again.rows), _floats(run.results), rtol=1e-9, atol=0)
@@ -117,7 +118,7 @@ def test_weighting_visibly_changes_the_national_ranking(db: Database, demo, tmp_
     assert run.summary["deff"] > 1.2
 
     written = runs.write_inputs(db, demo["idmx-2027"], tmp_path)
-    unweighted = runs.rank_files(written.respondents, written.votes, "approval")  # no targets: equal weights
+    unweighted = pipeline.rank_files(written.respondents, written.votes, "approval")  # no targets: equal weights
     weighted_order = [r["proposal_id"] for r in run.results]
     unweighted_order = [r["proposal_id"] for r in unweighted.rows]
     assert weighted_order != unweighted_order
@@ -137,14 +138,14 @@ def test_stored_targets_are_used_and_recorded(db: Database, demo, tmp_path):
     shares = {code: (i + 1.0) for i, code in enumerate(segments)} | {"not_stated": 0.5}
     with db.write() as s:
         s.add_all([m.WeightingTarget(consultation_id=cid, variable="segment", category=k, target=v) for k, v in shares.items()])
-    run = runs.run_for_consultation(db, cid, runs.RunParams(cap=5.0))
+    run = runs.run_for_consultation(db, cid, pipeline.RunParams(cap=5.0))
     assert run.params["targets_source"] == "consultation"
     assert run.params["cap"] == 5.0
     assert sorted((c, t) for _, c, t in run.params["targets"]) == sorted(shares.items())
     written = runs.write_inputs(db, cid, tmp_path)
     t = pd.read_csv(written.targets, dtype=str)
     assert dict(zip(t["category"], t["target"].astype(float))) == shares
-    again = runs.rank_files(written.respondents, written.votes, "approval", written.targets, runs.RunParams(cap=5.0))
+    again = pipeline.rank_files(written.respondents, written.votes, "approval", written.targets, pipeline.RunParams(cap=5.0))
     assert again.fingerprint == run.fingerprint and again.rows == run.results
 
     # State targets only: the default equal segment shares are added (DESIGN section 3).
@@ -181,17 +182,17 @@ def test_nothing_to_rank_and_wrong_method_are_errors(db: Database):
     with pytest.raises(RankingError, match="nothing to rank"):
         runs.run_for_consultation(db, c.id)
     with pytest.raises(RankingError, match="cannot be ranked as pairwise"):
-        runs.run_for_consultation(db, c.id, runs.RunParams(method="pairwise"))
+        runs.run_for_consultation(db, c.id, pipeline.RunParams(method="pairwise"))
     with pytest.raises(RankingError, match="no consultation"):
         runs.run_for_consultation(db, c.id + 999)
 
 
 def test_compute_is_the_same_in_a_worker_thread(db: Database):
     c, _ = _small_rating(db)
-    read = runs._read_db_inputs(db, c.id, runs.RunParams())
-    here = runs.compute_ranking(read.inputs, runs.RunParams())
+    read = runs._read_db_inputs(db, c.id, pipeline.RunParams())
+    here = pipeline.compute_ranking(read.inputs, pipeline.RunParams())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        there = list(pool.map(lambda _: runs.compute_ranking(read.inputs, runs.RunParams()), range(2)))
+        there = list(pool.map(lambda _: pipeline.compute_ranking(read.inputs, pipeline.RunParams()), range(2)))
     assert all(t.rows == here.rows for t in there)
 
 
@@ -202,7 +203,7 @@ def test_pseudonymised_export_gives_the_same_ranking(db: Database, demo, tmp_pat
     assert written.fingerprint == run.fingerprint  # respondent ids are labels: the fingerprint ignores them
     r = pd.read_csv(written.respondents, dtype=str)
     assert r["respondent_id"].str.startswith("p").all()
-    again = runs.rank_files(written.respondents, written.votes, "pairwise", written.targets)
+    again = pipeline.rank_files(written.respondents, written.votes, "pairwise", written.targets)
     assert [x["proposal_id"] for x in again.rows] == [x["proposal_id"] for x in run.results]
     np.testing.assert_allclose(_floats(again.rows), _floats(run.results), rtol=1e-9, atol=1e-12)
     assert again.fingerprint == run.fingerprint
@@ -211,11 +212,11 @@ def test_pseudonymised_export_gives_the_same_ranking(db: Database, demo, tmp_pat
 def test_segment_targets_without_not_stated_keep_the_skippers_share(db):
     """Staff set targets for the six sectors; people who skipped the question keep their sample share."""
     from sqlalchemy import insert, select
+    from tests import factories as f
 
     from idmx.clock import now as utcnow
     from idmx.db import models as m
-    from idmx.ranking import runs
-    from tests import factories as f
+    from idmx.ranking import services as runs
 
     c = f.consultation(db, slug="targets-not-stated")
     (pid,) = f.proposals(db, c.id, ["Calidad del aire por estación"])

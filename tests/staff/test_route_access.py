@@ -21,7 +21,7 @@ from idmx import clock
 from idmx.accounts.services import create_user
 from idmx.clock import now as utcnow
 from idmx.db import models as m
-from idmx.plans import items as plan_items
+from idmx.plans import services as plan_items
 from tests import factories
 from tests.accounts.test_auth import PASSWORD, login
 
@@ -139,7 +139,7 @@ def _world(db):
             request = m.DataRequest(kind=m.DataRequestKind.new_dataset, title=f"Solicitud {label}")
             s.add_all([report, request])
             s.flush()
-            item = plan_items.create(s, institution_id=inst.id, source=m.PlanSource.own, title=f"Conjunto {label}",
+            item = plan_items.create_item(s, institution_id=inst.id, source=m.PlanSource.own, title=f"Conjunto {label}",
                                      today=clock.local_date(now))
             ids[label] = {"consultation_id": c.id, "proposal_id": p.id, "report_id": report.id,
                           "request_id": request.id, "item_id": item.id, "plan_item_id": item.id}

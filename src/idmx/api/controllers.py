@@ -17,9 +17,11 @@ from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from idmx.api import http, queries, tokens, writes
+from idmx import clock
+from idmx.api import http, services
 from idmx.api import schemas as out
 from idmx.api.pagination import DEFAULT_PER_PAGE, PageParam, PerPageParam, Window, links
+from idmx.apitokens import services as tokens
 from idmx.db import Database
 from idmx.i18n import gettext as _
 from idmx.plans.policy import PublicStatus
@@ -41,7 +43,7 @@ Id = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
-def _page(request: Request, cls: type, found: queries.Found, window: Window, **kwargs: Any) -> Response[Any]:
+def _page(request: Request, cls: type, found: services.Found, window: Window, **kwargs: Any) -> Response[Any]:
     link = links(request, window, found.total)
     content = cls(total=found.total, page=window.page, per_page=window.per_page, items=found.items,
                   next=link.next, prev=link.prev)
@@ -65,7 +67,7 @@ class ConsultationsApi(Controller):
         """Published consultations, newest first; filter by the institution that runs them and by phase."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.consultations(s, window, queries.clock.now(), institution, phase)
+            found = services.consultations(s, window, clock.now(), institution, phase)
         return _page(request, out.ConsultationPage, found, window)
 
     @get("/{slug:str}", name="api:consultation",
@@ -73,7 +75,7 @@ class ConsultationsApi(Controller):
     def consultation(self, request: Request, db: NamedDependency[Database], slug: Slug) -> Response[out.Consultation]:
         """One published consultation."""
         with db.read() as s:
-            return http.cached(request, queries.consultation(s, slug, queries.clock.now()))
+            return http.cached(request, services.consultation(s, slug, clock.now()))
 
     @get("/{slug:str}/proposals", name="api:proposals",
          summary="List a consultation's proposals", sync_to_thread=True, responses=http.DETAIL_RESPONSES)
@@ -85,7 +87,7 @@ class ConsultationsApi(Controller):
         """Published proposals; `counts` only while the consultation shows its results (live, or after closing)."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.proposals(s, slug, window, queries.clock.now(), institution, topic)
+            found = services.proposals(s, slug, window, clock.now(), institution, topic)
         return _page(request, out.ProposalPage, found, window)
 
     @get("/{slug:str}/runs", name="api:runs",
@@ -97,7 +99,7 @@ class ConsultationsApi(Controller):
         """Ranking runs, newest first; 404 while the consultation's results are not public."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.runs(s, slug, window, queries.clock.now())
+            found = services.runs(s, slug, window, clock.now())
         return _page(request, out.RunPage, found, window)
 
     @get("/{slug:str}/runs/{run_id:int}", name="api:run",
@@ -105,7 +107,7 @@ class ConsultationsApi(Controller):
     def run(self, request: Request, db: NamedDependency[Database], slug: Slug, run_id: Id) -> Response[out.Run]:
         """One ranking run: parameters, input fingerprint, results and summary. Runs never change."""
         with db.read() as s:
-            found = queries.run(s, slug, run_id, queries.clock.now())
+            found = services.run(s, slug, run_id, clock.now())
         return http.cached(request, found, last_modified=found.created_at, max_age=http.IMMUTABLE_MAX_AGE)
 
 
@@ -124,7 +126,7 @@ class EditionsApi(Controller):
         """Published IDMX editions (every version), newest first."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.editions(s, window, series)
+            found = services.editions(s, window, series)
         return _page(request, out.EditionPage, found, window)
 
     @get("/{edition_id:int}", name="api:edition",
@@ -132,7 +134,7 @@ class EditionsApi(Controller):
     def edition(self, request: Request, db: NamedDependency[Database], edition_id: Id) -> Response[out.EditionDetail]:
         """One published edition with its deadline tiers and the ranking runs it draws on."""
         with db.read() as s:
-            found = queries.edition(s, edition_id)
+            found = services.edition(s, edition_id)
         return http.cached(request, found, last_modified=found.published_at)
 
     @get("/{edition_id:int}/items", name="api:edition_items",
@@ -146,7 +148,7 @@ class EditionsApi(Controller):
         """The edition's prioritised items by rank, with each institution's answer (public status, due dates)."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.edition_items(s, edition_id, window, tier=tier, institution=institution,
+            found = services.edition_items(s, edition_id, window, tier=tier, institution=institution,
                                           status=status.value if status else None)
         return _page(request, out.EditionItemPage, found, window)
 
@@ -167,7 +169,7 @@ class InstitutionsApi(Controller):
         """Institutions by acronym."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.institutions(s, window, level, state_code)
+            found = services.institutions(s, window, level, state_code)
         return _page(request, out.InstitutionPage, found, window)
 
     @get("/{acronym:str}", name="api:institution",
@@ -176,7 +178,7 @@ class InstitutionsApi(Controller):
                     acronym: AcronymPath) -> Response[out.Institution]:
         """One institution."""
         with db.read() as s:
-            return http.cached(request, queries.institution(s, acronym))
+            return http.cached(request, services.institution(s, acronym))
 
     @get("/{acronym:str}/plan", name="api:institution_plan",
          summary="List an institution's plan items", sync_to_thread=True, responses=http.DETAIL_RESPONSES)
@@ -188,9 +190,9 @@ class InstitutionsApi(Controller):
         """The institution's open-up plan: every item with its answer and public status."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.plan_items(s, window, institution=acronym, status=status.value if status else None,
+            found = services.plan_items(s, window, institution=acronym, status=status.value if status else None,
                                        source=source)
-            modified = queries.plans_last_modified(s, acronym)
+            modified = services.plans_last_modified(s, acronym)
         return _page(request, out.PlanItemPage, found, window, last_modified=modified)
 
 
@@ -208,7 +210,7 @@ class PlansApi(Controller):
         """Plan items of every institution; filter by institution, public status and source."""
         window = Window(page, per_page)
         with db.read() as s:
-            found = queries.plan_items(s, window, institution=institution, status=status.value if status else None,
+            found = services.plan_items(s, window, institution=institution, status=status.value if status else None,
                                        source=source)
         return _page(request, out.PlanItemPage, found, window)
 
@@ -217,7 +219,7 @@ class PlansApi(Controller):
     def plan_item(self, request: Request, db: NamedDependency[Database], item_id: Id) -> Response[out.PlanItemDetail]:
         """One plan item, the editions that list it, and its full public history."""
         with db.read() as s:
-            found = queries.plan_item(s, item_id)
+            found = services.plan_item(s, item_id)
         return http.cached(request, found, last_modified=found.item.updated_at)
 
     @get("/compliance", name="api:compliance",
@@ -228,14 +230,14 @@ class PlansApi(Controller):
     ) -> Response[out.Compliance]:
         """Plan items per institution and public status today (on time, late, overdue, denied, unanswered...)."""
         with db.read() as s:
-            return http.cached(request, queries.compliance(s, institution=institution, level=level))
+            return http.cached(request, services.compliance(s, institution=institution, level=level))
 
     @get("/legal-bases", name="api:legal_bases",
          summary="List legal bases for denials", sync_to_thread=True, responses=http.READ_RESPONSES)
     def legal_bases(self, request: Request, db: NamedDependency[Database]) -> Response[out.LegalBasisPage]:
         """The legal bases a denial may cite (use the `code` in a deny answer)."""
         with db.read() as s:
-            return http.cached(request, out.LegalBasisPage(items=queries.legal_bases(s)))
+            return http.cached(request, out.LegalBasisPage(items=services.legal_bases(s)))
 
 
 # --- plan answers with a token --------------------------------------------------------------------------------
@@ -267,9 +269,9 @@ class PlanAnswersApi(Controller):
     guards = [token_guard]
 
     def _answer(self, request: Request, db: Database, item_id: int, action: str, data: object) -> Response[Any]:
-        writes.answer(db, request.state.api_token, item_id, action, data)
+        services.answer(db, request.state.api_token, item_id, action, data)
         with db.read() as s:
-            found = queries.plan_item(s, item_id)
+            found = services.plan_item(s, item_id)
         return Response(found, headers=NO_STORE)
 
     @post("/commit", name="api:commit", summary="Commit to a due date", status_code=200,

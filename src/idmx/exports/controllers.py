@@ -1,8 +1,14 @@
-"""Public downloads of a closed consultation's open data (`idmx.exports.consultation_data`).
+"""Downloads: a closed consultation's open data, and the central team's page of every public download.
+
+The consultation data (`idmx.exports.services`):
 
 ``/c/{slug}/data`` lists the files; ``/c/{slug}/data/<file>`` streams one of them, or the whole
 package as a zip. Only closed consultations have data to download (409 while open or upcoming, 404
 for drafts). Handlers run in the worker thread pool; the downloads stream from database cursors.
+
+``/staff/exports`` (central team only) links every published IDMX edition, every institution's plan and
+all plans in one file, the compliance figures and the open data of every closed consultation. It only
+links: each download is the public one, built by the same code as `idmx export`.
 """
 
 from __future__ import annotations
@@ -13,16 +19,20 @@ from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from idmx import clock
+from idmx.accounts.guards import CENTRAL, principal_of, staff_guard
 from idmx.consultations import services as participation
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import NotFound
-from idmx.exports import consultation_data as data
-from idmx.exports.xlsx import XLSX_MEDIA_TYPE
+from idmx.exports import services as data
+from idmx.formats.xlsx import XLSX_MEDIA_TYPE
 from idmx.i18n import gettext as _
-from idmx.ranking.controllers import current_run
+from idmx.idmx_list import export as idmx_list
+from idmx.monitoring import compliance
+from idmx.plans import export as plan_export
 from idmx.web import page
 
+ONLY_CENTRAL = {"roles": CENTRAL}
 MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip", "xlsx": XLSX_MEDIA_TYPE}
 
 
@@ -52,9 +62,7 @@ class ConsultationDataController(Controller):
     def _info(self, db: Database, slug: str) -> tuple[participation.ConsultationView, data.ExportInfo]:
         view = participation.get_consultation(db, slug)  # drafts: 404
         now = clock.now()
-        data.package_info(db, slug, now)  # open or upcoming: 409, before any work
-        current_run(db, view.consultation, now)  # the final ranking, computed once after closing
-        return view, data.package_info(db, slug, now)
+        return view, data.package_info(db, slug, now)  # open or upcoming: 409
 
     @get("/", name="exports:consultation_data", sync_to_thread=True)
     def index(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
@@ -84,3 +92,16 @@ class ConsultationDataController(Controller):
         stem = name if name == info.zip_name else f"idmx-{info.slug}-{name}"
         headers = {"Content-Disposition": f'attachment; filename="{stem}"', "X-Content-Type-Options": "nosniff"}
         return Stream(body, media_type=MEDIA[name.rsplit(".", 1)[1]], headers=headers)
+
+
+class CentralExportController(Controller):
+    path = "/staff/exports"
+    guards = (staff_guard,)
+
+    @get("/", name="staff_exports:index", opt=ONLY_CENTRAL, sync_to_thread=True)
+    def index(self, request: Request, db: NamedDependency[Database]) -> Template:
+        return page(request, "exports/central.html", {
+            "me": principal_of(request), "cat": data.catalogue(db),
+            "edition_formats": list(idmx_list.FORMATS), "plan_formats": list(plan_export.FORMATS),
+            "compliance_formats": list(compliance.FORMATS),
+        })

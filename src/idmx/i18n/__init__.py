@@ -48,6 +48,11 @@ def current() -> str:
     return _locale.get()
 
 
+def localised(es: str, en: str, lang: str | None = None) -> str:
+    """A reference-data name in `lang` (default: the request's language); Spanish when no English name exists."""
+    return en if (lang or current()) == "en" and en else es
+
+
 def _fmt_locale() -> str:
     return FORMAT_LOCALES[current()]
 

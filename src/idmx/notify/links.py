@@ -1,6 +1,6 @@
 """Links inside e-mails: absolute addresses and the follower's unsubscribe token.
 
-Messages are written in the transaction of the change they report (`idmx.plans.items.apply`), where
+Messages are written in the transaction of the change they report (`idmx.plans.services.apply_move`), where
 no request and no settings are at hand, so the site's public address and secret key are configured
 once per process: `create_app` calls `configure(settings)`; any other process (a command that writes
 plan answers) reads them from the environment at the first message.

@@ -1,81 +1,31 @@
 """Public results pages: the ranked table, the interval chart, sector views, CSV download.
 
-Results are shown once the consultation's visibility allows it (live, or after closing). A page
-shows the latest stored run; when there is none, or an open consultation's run is older than
-`STALE_AFTER`, one request computes a new run while concurrent requests keep showing the previous
-one. Handlers run in the worker thread pool, so the computation never blocks the event loop.
+Results are shown once the consultation's visibility allows it (live, or after closing). A page only
+reads the latest stored run: runs are computed outside requests (the worker's `ranking.services.refresh_due`,
+and `idmx rank`), so a page never waits for a computation and many readers never start one.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
-from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream, Template
-from sqlalchemy import select
 
 from idmx import clock
-from idmx.consultations import rules
 from idmx.consultations import services as participation
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import NotFound
-from idmx.exports.safety import csv_lines
-from idmx.i18n import current as current_lang
+from idmx.formats.safety import csv_lines
 from idmx.i18n import format_number
 from idmx.i18n import gettext as _
-from idmx.ranking import runs, views
+from idmx.ranking import services as runs
+from idmx.ranking import views
 from idmx.web import page
-
-STALE_AFTER = timedelta(minutes=10)
-_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
-
-
-
-def _stale(run: m.RankingRun | None, c: m.Consultation, now: datetime) -> bool:
-    if run is None:
-        return True
-    if now >= c.closes_at:
-        return run.created_at < c.closes_at  # the final ranking is computed once, after closing
-    return rules.is_open(c, now) and now - run.created_at >= STALE_AFTER
-
-
-def current_run(db: Database, c: m.Consultation, now: datetime) -> m.RankingRun | None:
-    run = runs.latest_run(db, c.id, c.voting_method.value)
-    if not _stale(run, c, now):
-        return run
-    lock = _locks[c.id]
-    # With a previous run to show, do not queue behind another request that is already computing.
-    if not lock.acquire(blocking=run is None):
-        return run
-    try:
-        latest = runs.latest_run(db, c.id, c.voting_method.value)
-        if not _stale(latest, c, now):
-            return latest
-        try:
-            return runs.run_for_consultation(db, c.id)
-        except runs.RankingError:
-            return latest  # nothing to rank yet (no votes)
-    finally:
-        lock.release()
-
-
-def _titles(db: Database, consultation_id: int) -> dict[int, str]:
-    with db.read() as s:
-        return dict(s.execute(select(m.Proposal.id, m.Proposal.title).where(m.Proposal.consultation_id == consultation_id)).all())
-
-
-def _segment_names(db: Database) -> dict[str, str]:
-    with db.read() as s:
-        rows = s.execute(select(m.Segment.code, m.Segment.name_es, m.Segment.name_en).order_by(m.Segment.sort_order)).all()
-    names = {code: (en if current_lang() == "en" else es) for code, es, en in rows}
-    names["not_stated"] = _("Not stated")
-    return names
 
 
 def segment_mix(run: m.RankingRun, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -100,7 +50,7 @@ class ResultsController(Controller):
         now = clock.now()
         if not view.results_visible(now):
             raise NotFound(_("The results of this consultation are published when it closes."))
-        return view, current_run(db, view.consultation, now)
+        return view, runs.latest_run(db, view.id, view.consultation.voting_method)
 
     @get("/", name="ranking:results", sync_to_thread=True)
     def results(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
@@ -108,11 +58,11 @@ class ResultsController(Controller):
         c = view.consultation
         criterion = request.query_params.get("criterion", "lower")
         criterion = criterion if criterion in views.CRITERIA else "lower"
-        names = _segment_names(db)
+        names = runs.segment_names(db)
         rows, comparison, mix, chart = [], {"codes": [], "rows": []}, [], None
         segment = request.query_params.get("segment", "")
         if run is not None:
-            rows = views.ranked_rows(run.results, _titles(db, c.id), criterion)
+            rows = views.ranked_rows(run.results, runs.titles(db, c.id), criterion)
             comparison = views.comparison(rows, run.segment_ranks)
             if segment not in comparison["codes"]:
                 segment = ""
@@ -122,7 +72,8 @@ class ResultsController(Controller):
         scale = (1.0, 5.0) if c.voting_method == m.VotingMethod.rating else (0.0, 1.0)
         chart = views.interval_chart(rows, scale)
         context = {
-            "view": view, "c": c, "phase": view.phase(clock.now()), "run": run, "summary": run.summary if run else {},
+            "view": view, "c": c, "phase": view.phase(clock.now()), "run": run,
+            "pending": run is None and runs.has_votes(db, c.id), "summary": run.summary if run else {},
             "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
             "mix": mix, "segment_names": {k: names.get(k, k) for k in comparison["codes"]} or {},
             "fmt": (lambda v: format_number(v, 2)) if c.voting_method == m.VotingMethod.rating
@@ -133,7 +84,7 @@ class ResultsController(Controller):
     @get("/ranking.csv", name="ranking:results_csv", sync_to_thread=True)
     def results_csv(self, slug: FromPath[str], db: NamedDependency[Database]) -> Response:
         view, run = self._load(db, slug)
-        titles = _titles(db, view.id)
+        titles = runs.titles(db, view.id)
         pairwise = view.consultation.voting_method == m.VotingMethod.pairwise
         header = ["rank", "proposal_id", "title", "score", "ci_low", "ci_high", "n_eff", "n_votes"] + (["theta"] if pairwise else [])
         results = run.results if run else []

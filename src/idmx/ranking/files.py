@@ -14,7 +14,7 @@ Canonical text. Ids that are all whole numbers are written as integers and sorte
 otherwise they are sorted as text. Categories are stripped, blanks become ``not_stated``; variables
 are sorted by name; targets are written with ``repr(float)``; fields that need it are quoted as in
 RFC 4180; lines end with ``\\n``. Rows are sorted: respondents by id, votes by all three columns,
-targets by variable and category. `write_inputs` (``idmx.ranking.runs``) writes this form, with the
+targets by variable and category. `write_inputs` (``idmx.ranking.services``) writes this form, with the
 respondents numbered in the canonical order below (or under ids a caller maps those numbers to).
 
 Fingerprint (format 2). Respondent ids are labels: the fingerprint does not depend on how the

@@ -11,7 +11,7 @@ cells, not with votes:
 * pairwise: wins per (winner, loser, cell), and wins per (respondent, winner, loser) for the
   cluster-robust intervals. Both are about as many rows as there are comparisons (ordered pairs x
   cells far exceeds the votes), so a ranking run counts the clusters from the fingerprint's stream
-  instead of a second pass here (`idmx.ranking.runs._read_db_inputs`; tested against these queries).
+  instead of a second pass here (`idmx.ranking.services._read_db_inputs`; tested against these queries).
 
 What counts (the same rows the exported files hold, see `idmx.ranking.files`):
 

@@ -10,12 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from idmx.consultations.forms import (
-    DESCRIPTION_MAX,
-    TITLE_MAX,
-    TITLE_MIN,
-    USE_MAX,
-)
+from idmx.consultations.forms import DESCRIPTION_MAX, TITLE_MAX, TITLE_MIN, USE_MAX
 from idmx.db import models as m
 from idmx.fields import check_length, clean_text, id_choice
 from idmx.i18n import gettext as _

@@ -23,7 +23,8 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.plans import items, policy
+from idmx.plans import policy
+from idmx.plans import services as items
 from idmx.requests.forms import RequestForm
 
 PAGE_SIZE = 20
@@ -190,7 +191,7 @@ def route(db: Database, me: StaffPrincipal, request_id: int, institution_id: int
             raise NotFound(_("This data request does not exist."))
         if req.status != m.DataRequestStatus.received:
             raise _already_decided(s, request_id)
-        item = items.create(
+        item = items.create_item(
             s, institution_id=institution_id, source=m.PlanSource.request, title=req.title,
             description=req.description, today=clock.today(), answer_days=policy.DEFAULT_ANSWER_DAYS,
             policy_due=None, actor_id=me.id, note=note,

@@ -8,7 +8,10 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
+
+from idmx.fields import form_int  # noqa: F401  (re-exported: controllers read ids from query strings)
+from idmx.formats.download import Download
 
 # An HTML form body as a plain dict: forms.py validates it and re-renders the form with messages.
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -43,6 +46,12 @@ def page(
     return Template(template_name=name, context=context or {}, status_code=status_code, headers=VARY)
 
 
+def attachment(download: Download) -> Stream:
+    """A rendered download as a streamed attachment with its file name."""
+    return Stream(iter(download.body), media_type=download.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{download.filename}"'})
+
+
 def see_other(url: str) -> Redirect:
     """Redirect after POST with 303 so the browser follows with GET."""
     return Redirect(url, status_code=303)
@@ -51,14 +60,6 @@ def see_other(url: str) -> Redirect:
 def client_ip(request: Request) -> str:
     client = request.client
     return client.host if client else "unknown"
-
-
-def form_int(value: Any) -> int | None:
-    """An id or number from a form or query string; None when empty or not a whole number."""
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def safe_next(value: Any, default: str, prefix: str = "/") -> str:

@@ -1,0 +1,121 @@
+"""`idmx rank`: rank a consultation from the database (and store the run), or rank exported files.
+
+Both ways go through the same code (`idmx.ranking.services.compute_ranking`), so the files written by
+`runs.write_inputs` reproduce a stored run: the same fingerprint and a byte-identical ranking.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command("rank")
+@click.option("--consultation", "slug", metavar="SLUG", help="Rank this consultation from the database and store the run.")
+@click.option("--respondents", type=FILE, help="R.csv: respondent_id plus one column per weighting variable.")
+@click.option("--votes", type=FILE, help="V.csv: respondent_id,proposal_id,value (approval 0/1, rating 1-5) "
+              "or respondent_id,winner_id,loser_id (pairwise).")
+@click.option("--mode", type=click.Choice(["approval", "rating", "pairwise"]), help="How V.csv votes.")
+@click.option("--targets", type=FILE, help="T.csv: variable,category,target (totals or shares). "
+              "Without it every respondent weighs the same.")
+@click.option("--cap", type=click.FloatRange(min=1), help="Trim weights to at most CAP times the mean weight.")
+@click.option("--ridge", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="Bradley-Terry ridge prior (pairwise); 0 needs every proposal linked by wins both ways.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Confidence level of the intervals.")
+@click.option("--rank-by", type=click.Choice(["lower", "point"]), default="lower", show_default=True,
+              help="Rank by the interval's lower end or by the point estimate.")
+@click.option("--out", type=FILE, help="Where to write ranking.csv (file mode).")
+@click.option("--weights-out", type=FILE, help="Also write weights.csv: respondent_id,weight (file mode).")
+def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out) -> None:
+    """Rank proposals with weighted scores, uncertainty intervals and an input fingerprint.
+
+    \b
+    From the database (stores an immutable run, prints its id, fingerprint and top 10):
+      idmx rank --consultation idmx-2027
+    From files (prints the fingerprint; no database needed):
+      idmx rank --respondents R.csv --votes V.csv --mode approval [--targets T.csv] --out ranking.csv
+    """
+    from idmx.ranking.compute import RankingError
+    from idmx.ranking.files import InputFileError
+    from idmx.ranking.pipeline import RunParams
+
+    file_options = {"--respondents": respondents, "--votes": votes, "--mode": mode, "--targets": targets,
+                    "--out": out, "--weights-out": weights_out}
+    try:
+        if slug is not None:
+            given = [k for k, v in file_options.items() if v is not None and k != "--mode"]
+            if given:
+                raise click.UsageError(f"--consultation ranks from the database; it does not take {', '.join(given)}")
+            _rank_consultation(slug, RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by))
+        else:
+            missing = [k for k in ("--respondents", "--votes", "--mode", "--out") if file_options[k] is None]
+            if missing:
+                raise click.UsageError(
+                    f"give --consultation SLUG, or files: missing {', '.join(missing)}"
+                )
+            params = RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by)
+            _rank_files(respondents, votes, mode, targets, params, out, weights_out)
+    except (InputFileError, RankingError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _rank_files(respondents, votes, mode, targets, params, out: Path, weights_out: Path | None) -> None:
+    from idmx.ranking import files, pipeline
+
+    result = pipeline.rank_files(respondents, votes, mode, targets, params)
+    _write(out, files.render_ranking(result.rows))
+    if weights_out is not None:
+        _write(weights_out, "".join(files.render_weights(result.respondent_ids, result.respondent_weights)))
+    s = result.summary
+    click.echo(f"fingerprint: {result.fingerprint}")
+    if result.format2_fingerprint is not None:
+        click.echo(f"fingerprint (format 2, of runs stored before 2026-11-27): {result.format2_fingerprint}")
+    click.echo(f"ranked {s['proposals']} proposals from {s['vote_rows']} vote rows of {s['respondents']} respondents "
+               f"(Kish effective n {s['n_eff']:.1f}); wrote {out}")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _rank_consultation(slug: str, params) -> None:
+    from sqlalchemy import select
+
+    from idmx import migrations
+    from idmx.cli import _database, _settings
+    from idmx.db import models as m
+    from idmx.ranking import services as runs
+
+    database = _database(_settings())
+    try:
+        if migrations.is_empty(database.engine):
+            raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
+        with database.read() as s:
+            cid = s.scalar(select(m.Consultation.id).where(m.Consultation.slug == slug))
+        if cid is None:
+            raise click.ClickException(f"there is no consultation {slug!r}")
+        run = runs.run_for_consultation(database, cid, params)
+        top = run.results[:10]
+        with database.read() as s:
+            titles = dict(s.execute(
+                select(m.Proposal.id, m.Proposal.title).where(m.Proposal.id.in_([r["proposal_id"] for r in top]))
+            ).all())
+    finally:
+        database.dispose()
+    sm = run.summary
+    click.echo(f"run {run.id}: {slug}, {run.method.value}, {sm['proposals']} proposals, {sm['respondents']} respondents "
+               f"(Kish effective n {sm['n_eff']:.1f})")
+    click.echo(f"fingerprint: {run.fingerprint}")
+    click.echo(f"{'rank':>4}  {'score':>7}  {'interval':>17}  {'n_votes':>7}  proposal")
+    for r in top:
+        score = "" if r["score"] is None else f"{r['score']:.3f}"
+        interval = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        click.echo(f"{r['rank']:>4}  {score:>7}  {interval:>17}  {r['n_votes']:>7}  #{r['proposal_id']} {titles.get(r['proposal_id'], '')}")
