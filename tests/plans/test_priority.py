@@ -136,17 +136,19 @@ def test_best_proposal_prefers_ci_low():
 
 # --- grouping ----------------------------------------------------------------------------------------------
 
-AIR_STATION = "Calidad del aire por estación de monitoreo"
 AIR_MUNICIPAL = "Calidad del aire por municipio"
 AIR_CITY = "Calidad del aire en la ciudad"
 FUEL_STATION = "Precios diarios de gasolina por estación de servicio"
 FUEL_OUTLET = "Precio de la gasolina en cada gasolinera"
 SCHOOLS = "Escuelas públicas con matrícula por grado"
+# A different dataset on a neighbouring topic: the same measurement at another grain (station vs municipality)
+# counts as the same request, water instead of air does not.
+WATER = "Calidad del agua en ríos, lagos y acuíferos"
 
 
 def test_matching_proposals_of_different_runs_are_grouped():
     groups = p.suggest_groups([
-        p.Candidate(1, 10, AIR_STATION), p.Candidate(2, 20, AIR_MUNICIPAL), p.Candidate(3, 10, FUEL_STATION),
+        p.Candidate(1, 10, WATER), p.Candidate(2, 20, AIR_MUNICIPAL), p.Candidate(3, 10, FUEL_STATION),
         p.Candidate(4, 20, FUEL_OUTLET), p.Candidate(5, 10, AIR_CITY), p.Candidate(6, 30, SCHOOLS),
     ])
     assert groups == [[1], [2, 5], [3, 4], [6]]

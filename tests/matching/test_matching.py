@@ -1,14 +1,16 @@
-"""Tests for idmx.matching, the duplicate-proposal matcher.
+"""Labelled title pairs for idmx.matching, and the index's behaviour.
 
-The accuracy test scores labelled title pairs inside one ProposalIndex holding
-every labelled title, as the matcher runs in production (IDF from the
-consultation's corpus). Run ``python tests/test_matching.py`` or
-``pytest -s`` to see precision and recall printed.
+Moved from tests/test_matching.py when the matcher became a package; labels
+unchanged. These pairs were written for the previous matcher, so for the
+current one both lists are data it was not tuned on (see eval_set.json and
+test_quality.py for the set it was tuned on). The accuracy test scores pairs
+inside one ProposalIndex holding every labelled title, as the matcher runs
+in production (IDF from the consultation's corpus). Run ``pytest -s`` to see
+precision and recall printed.
 
 Label discipline: labels say whether two requests ask for the same dataset,
 as a moderator would judge. Never edit a label to make a test pass; change the
-matcher. The pairs were written by the matcher's author, so the tuned set
-flatters it; ``HELDOUT_PAIRS`` is the honest estimate on unseen phrasing.
+matcher.
 """
 
 from __future__ import annotations
@@ -251,7 +253,7 @@ def test_labelled_set_is_balanced_and_large_enough():
     assert len(LABELLED_PAIRS) >= 60
     dups = sum(1 for *_, d in LABELLED_PAIRS if d)
     assert 0.4 <= dups / len(LABELLED_PAIRS) <= 0.6
-    assert len(set((a, b) for a, b, _ in LABELLED_PAIRS)) == len(LABELLED_PAIRS)
+    assert len({(a, b) for a, b, _ in LABELLED_PAIRS}) == len(LABELLED_PAIRS)
 
 
 def test_precision_and_recall_at_threshold():
@@ -289,7 +291,7 @@ def test_normalize_accents_case_punctuation():
 def test_terms_drop_stop_and_generic_words():
     assert terms("Base de datos de la información del registro") == frozenset()
     assert terms("datos de escuelas") == terms("escuelas")
-    assert "escuel" in terms("Listado de escuelas")
+    assert terms("Listado de escuelas") == terms("escuela") != frozenset()
 
 
 def test_terms_fold_inflection_and_accents():
@@ -307,8 +309,9 @@ def test_terms_fold_inflection_and_accents():
 
 def test_terms_keep_numbers():
     assert "2023" in terms("Presupuesto 2023")
-    assert "19" in terms("casos de COVID-19")
-    assert terms("covid19") == terms("covid 19")
+    assert "2024" in terms("Presupuesto 2024") and terms("Presupuesto 2023") != terms("Presupuesto 2024")
+    # "19" belongs to the name of the disease, not to a year.
+    assert terms("casos de COVID-19") == terms("casos de covid19") == terms("casos de covid 19")
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +393,7 @@ def test_search_limit_and_order():
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True)
     # Equal scores are ordered by id.
-    for (id1, s1), (id2, s2) in zip(hits, hits[1:]):
+    for (id1, s1), (id2, s2) in itertools.pairwise(hits):
         assert s1 > s2 or id1 < id2
     assert len(index.search("precio gasolina", limit=2)) == 2
     assert index.search("precio gasolina", limit=0) == []
@@ -453,19 +456,20 @@ def test_similar_to_excludes_itself(labelled_index):
 # Performance (generous bounds; targets are 1 s build, 20 ms search)
 # ---------------------------------------------------------------------------
 
-_TOPICS = (
-    "calidad del aire|calidad del agua|precios de gasolina|precios de la canasta básica|"
-    "incidencia delictiva|homicidios|accidentes de tránsito|contratos de obra pública|"
-    "hospitales|escuelas|presupuesto de egresos|beneficiarios de programas sociales|"
-    "concesiones de agua|licencias de construcción|multas de tránsito|deuda pública|"
-    "incendios forestales|residuos sólidos|bibliotecas|ciclovías|camas de hospital|"
-    "vacunación|casos de dengue|personas desaparecidas|desempleo|pensiones|sismos|"
-    "quejas de consumidores|casillas electorales|luminarias|baches|becas"
-).split("|")
-_EXTRAS = (
-    "por municipio|por estado|en la CDMX|mensual|2023|2024|por colonia|del IMSS|"
-    "por sexo y edad|por tipo|otorgados|por escuela|por proveedor|en Jalisco|por causa"
-).split("|")
+_TOPICS = [
+    "calidad del aire", "calidad del agua", "precios de gasolina", "precios de la canasta básica",
+    "incidencia delictiva", "homicidios", "accidentes de tránsito", "contratos de obra pública",
+    "hospitales", "escuelas", "presupuesto de egresos", "beneficiarios de programas sociales",
+    "concesiones de agua", "licencias de construcción", "multas de tránsito", "deuda pública",
+    "incendios forestales", "residuos sólidos", "bibliotecas", "ciclovías", "camas de hospital",
+    "vacunación", "casos de dengue", "personas desaparecidas", "desempleo", "pensiones", "sismos",
+    "quejas de consumidores", "casillas electorales", "luminarias", "baches", "becas",
+]
+_EXTRAS = [
+    "por municipio", "por estado", "en la CDMX", "mensual", "2023", "2024", "por colonia",
+    "del IMSS", "por sexo y edad", "por tipo", "otorgados", "por escuela", "por proveedor",
+    "en Jalisco", "por causa",
+]
 
 
 def synthetic_titles(n: int, seed: int = 7) -> list[str]:
