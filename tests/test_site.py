@@ -6,8 +6,8 @@ import pytest
 from jinja2 import TemplateSyntaxError
 
 from idmx import seeding
-from idmx.app import jinja_environment
 from idmx.paths import templates_dir
+from idmx.web.templates import jinja_environment
 
 
 def test_every_template_compiles():

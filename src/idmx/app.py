@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -13,9 +12,8 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Receive, Scope, Send
 
-from idmx import __version__, i18n
+from idmx import clock
 from idmx.accounts.controllers import AccountController
 from idmx.api.controllers import api_router
 from idmx.api.openapi import openapi_config
@@ -31,66 +29,21 @@ from idmx.items.controllers import FollowController, PublicItemController
 from idmx.moderation.controllers import ModerationController
 from idmx.monitoring.controllers import MonitoringController
 from idmx.notify import links as mail_links
-from idmx.paths import STATIC_DIR, templates_dir
+from idmx.paths import STATIC_DIR
 from idmx.plans.controllers import PlanController
 from idmx.ranking.controllers import ResultsController
 from idmx.requests.controllers import DataRequestController, StaffDataRequestController
 from idmx.settings import Settings
-from idmx.site.controllers import LANG_COOKIE, SiteController
+from idmx.site.controllers import SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
 from idmx.web import reject_impossible_ids
 from idmx.web.errors import EXCEPTION_HANDLERS
 from idmx.web.limits import rate_limit_middleware, store_registry
+from idmx.web.locale import locale_middleware
+from idmx.web.templates import jinja_environment
 
-HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
 MAX_BODY_BYTES = 1_000_000
-
-
-def locale_middleware(app: ASGIApp) -> ASGIApp:
-    """Pick the request's language: ?lang=, then the cookie, then Accept-Language, then Spanish."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        request: Request = Request(scope)
-        lang = i18n.negotiate(
-            request.query_params.get("lang") or request.cookies.get(LANG_COOKIE),
-            request.headers.get("accept-language"),
-        )
-        token = i18n.activate(lang)
-        try:
-            await app(scope, receive, send)
-        finally:
-            i18n.deactivate(token)
-
-    return middleware
-
-
-def jinja_environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(templates_dir()),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(
-        lang=i18n.current,
-        languages=i18n.LANGUAGE_NAMES,
-        htmx_file=HTMX_FILE,
-        version=__version__,
-    )
-    env.filters.update(
-        datetime=i18n.format_datetime,
-        date=i18n.format_date,
-        number=i18n.format_number,
-        percent=i18n.format_percent,
-    )
-    return env
 
 
 def create_app(settings: Settings, db: Database | None = None) -> Litestar:
@@ -98,6 +51,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
     logging.getLogger("idmx").setLevel(logging.INFO)
+    if settings.clock_offset is not None:  # IDMX_NOW / `idmx --now`: development and tests only
+        clock.install(clock.OffsetClock(settings.clock_offset))
     mail_links.configure(settings)  # the site address and key for links in e-mails
 
     def provide_db() -> Database:

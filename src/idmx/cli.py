@@ -7,36 +7,42 @@ one-line message, not a traceback, when a setting or an input is wrong.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import click
 
-from idmx.settings import Settings, SettingsError
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    return settings.with_(**{k: v for k, v in overrides.items() if v is not None})
-
-
-def _database(settings: Settings):
-    from idmx.db import Database
-
-    return Database(settings.database_url, pool_size=2, max_overflow=2)
+from idmx import clock, commandline
+from idmx.errors import NotFound
+from idmx.exports.commands import export_compliance, export_consultation, export_edition, export_plan, export_plans
+from idmx.ranking.commands import rank
+from idmx.settings import SettingsError, clock_offset
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="idmx")
-def main() -> None:
+@click.option("--now", metavar="WHEN", help="Run as if it were this moment (ISO date or date-time, Mexico City "
+              "time unless it says otherwise); time keeps running from there. Not in production.")
+def main(now: str | None) -> None:
     """IDMX: public consultations that decide which government data gets published.
 
     Settings come from environment variables: IDMX_DATABASE_URL (default: SQLite file
     ./var/idmx.sqlite3), IDMX_SECRET_KEY (required when IDMX_ENV=production), IDMX_ENV
     (development, test, production), IDMX_HOST, IDMX_PORT, IDMX_WORKERS.
     """
+    if now is not None:
+        try:
+            start = clock.parse_moment(now)
+        except ValueError as exc:
+            raise click.ClickException(f"--now: {exc}") from None
+        # Processes this command starts (app workers, the background worker) keep the same offset.
+        os.environ["IDMX_CLOCK_OFFSET"] = str(clock.OffsetClock.starting_at(start).offset.total_seconds())
+    try:
+        offset = clock_offset()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if offset is not None:
+        clock.install(clock.OffsetClock(offset))
 
 
 @main.command()
@@ -44,21 +50,23 @@ def main() -> None:
 @click.option("--port", type=int, help="Port to listen on (default IDMX_PORT or 8000).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default IDMX_WORKERS or 1).")
 @click.option("--demo", is_flag=True, help="On an empty database, also load the demo consultations.")
-def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
+@click.option("--worker/--no-worker", "with_worker", default=None,
+              help="Also run the background worker (default: yes, except with IDMX_ENV=production).")
+def serve(host: str | None, port: int | None, workers: int | None, demo: bool, with_worker: bool | None) -> None:
     """Run the web application on the granian ASGI server.
 
     On first start with an empty database it creates the schema and loads the reference data (and,
     with --demo, the demo consultations). In development it also applies pending migrations; in
-    production run `idmx db upgrade` explicitly.
+    production run `idmx db upgrade` explicitly. Unless told otherwise it starts `idmx worker` beside
+    the server (production runs the worker as a service of its own).
     """
     from granian import Granian
     from granian.constants import Interfaces
 
     from idmx import migrations, seeding
 
-    settings = _settings(host=host, port=port, workers=workers)
-    db = _database(settings)
-    try:
+    settings = commandline.settings(host=host, port=port, workers=workers)
+    with commandline.database(settings, schema=False) as db:
         if migrations.is_empty(db.engine):
             click.echo("idmx: empty database: creating the schema and loading reference data")
             migrations.upgrade(db.engine)
@@ -68,21 +76,43 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -
                 seeding.seed_demo(db)
         elif not settings.production:
             migrations.upgrade(db.engine)
-    finally:
-        db.dispose()
     # The workers build the app from the environment; pass the command-line overrides along.
     os.environ.update(
         IDMX_HOST=settings.host, IDMX_PORT=str(settings.port), IDMX_WORKERS=str(settings.workers)
     )
+    background = None
+    if with_worker if with_worker is not None else not settings.production:
+        background = subprocess.Popen([sys.executable, "-m", "idmx", "worker"])
+        click.echo(f"idmx: background worker started (pid {background.pid})")
     click.echo(f"idmx: serving on http://{settings.host}:{settings.port}/ with {settings.workers} worker(s)")
-    Granian(
-        "idmx.asgi:app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        log_access=False,
-    ).serve()
+    try:
+        Granian(
+            "idmx.asgi:app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            log_access=False,
+        ).serve()
+    finally:
+        if background is not None:
+            background.terminate()
+            try:
+                background.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                background.kill()
+
+
+@main.command()
+def worker() -> None:
+    """Run the background jobs (rankings shown by results pages, e-mail) until stopped.
+
+    `idmx serve` starts one on the embedded default; in production run it as a service of its own,
+    one per site (see the README, "Running in production").
+    """
+    from idmx import worker as background
+
+    background.run(commandline.settings())
 
 
 @main.group()
@@ -104,6 +134,14 @@ def db_downgrade(revision: str) -> None:
     _migrate("downgrade", revision)
 
 
+def _migrate(direction: str, revision: str) -> None:
+    from idmx import migrations
+
+    with commandline.database(schema=False) as database:
+        getattr(migrations, direction)(database.engine, revision)
+    click.echo(f"idmx: database at {revision}")
+
+
 @db.command("tallies")
 @click.option("--consultation", "slug", metavar="SLUG", help="Only this consultation (default: every one).")
 @click.option("--rebuild", is_flag=True, help="Recompute the tallies from the votes instead of only checking them.")
@@ -114,60 +152,32 @@ def db_tallies(slug: str | None, rebuild: bool) -> None:
     PostgreSQL votes wait while it runs. A check that finds differences exits with status 1 and
     lists them.
     """
-    from sqlalchemy import select
-
-    from idmx.db import models as m
     from idmx.ranking import tallies
 
-    database = _database(_settings())
-    try:
-        with database.write() if rebuild else database.read() as s:
-            stmt = select(m.Consultation.id, m.Consultation.slug).order_by(m.Consultation.id)
-            if slug is not None:
-                stmt = stmt.where(m.Consultation.slug == slug)
-            found = s.execute(stmt).all()
-            if slug is not None and not found:
-                raise click.ClickException(f"no consultation with slug {slug!r}")
-            problems = []
-            for cid, cslug in found:
-                if rebuild:
-                    tallies.rebuild(s, cid)
-                problems.extend(f"{cslug}: {line}" for line in tallies.differences(s, cid))
-    finally:
-        database.dispose()
+    with commandline.database() as database:
+        try:
+            checked, problems = tallies.check(database, slug, recompute=rebuild)
+        except NotFound:
+            raise click.ClickException(f"no consultation with slug {slug!r}") from None
     for line in problems:
         click.echo(line)
     verb = "rebuilt" if rebuild else "checked"
-    click.echo(f"idmx: tallies of {len(found)} consultation(s) {verb}: "
+    click.echo(f"idmx: tallies of {checked} consultation(s) {verb}: "
                + (f"{len(problems)} difference(s)" if problems else "they match the votes"), err=True)
     if problems:
         sys.exit(1)
 
 
-def _migrate(direction: str, revision: str) -> None:
-    from idmx import migrations
-
-    database = _database(_settings())
-    try:
-        getattr(migrations, direction)(database.engine, revision)
-    finally:
-        database.dispose()
-    click.echo(f"idmx: database at {revision}")
-
-
 @main.command()
 @click.option("--demo", is_flag=True, help="Also create the demo consultations with synthetic votes.")
 def seed(demo: bool) -> None:
-    """Load reference data (segments, states, institutions, topics, legal grounds).
+    """Load reference data (segments, states, institutions, topics, legal grounds, vote modes).
 
     Idempotent: running it again changes nothing unless the seed files changed.
     """
-    from idmx import migrations, seeding
+    from idmx import seeding
 
-    database = _database(_settings())
-    try:
-        if migrations.is_empty(database.engine):
-            raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
+    with commandline.database() as database:
         added = seeding.seed_reference(database)
         click.echo("idmx: reference data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
         if demo:
@@ -177,8 +187,6 @@ def seed(demo: bool) -> None:
                     click.echo(f"idmx: demo consultation {slug}: {n} respondents")
             else:
                 click.echo("idmx: demo consultations already present")
-    finally:
-        database.dispose()
 
 
 @main.command()
@@ -193,15 +201,9 @@ def createuser(email: str, role: str, institution: str | None, password: str) ->
     """Create a staff account (the password is stored as an argon2id hash only)."""
     from idmx.accounts.services import create_user
     from idmx.enums import Role
-    from idmx.errors import DomainError
 
-    database = _database(_settings())
-    try:
+    with commandline.database(schema=False) as database, commandline.refusals():
         user_id = create_user(database, email, password, Role(role), institution)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        database.dispose()
     click.echo(f"idmx: staff user {email} created (id {user_id}, {role})")
 
 
@@ -215,19 +217,17 @@ def notify(limit: int) -> None:
     (sender from ?from=ADDRESS or IDMX_MAIL_FROM). The links inside the e-mails were written with the
     app's IDMX_PUBLIC_URL when the messages were queued. Prints "sent N, failed M, pending K"; exits
     non-zero when the server could not be reached. Safe to run from cron while another run is going.
+    The worker does the same every 30 seconds.
     """
     from idmx.notify import services as sender
 
-    settings = _settings()
+    settings = commandline.settings()
     try:
         sender.smtp_config(settings)
     except sender.SmtpConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    database = _database(settings)
-    try:
+    with commandline.database(settings, schema=False) as database:
         report = sender.send_pending(database, settings, limit=limit)
-    finally:
-        database.dispose()
     click.echo(f"idmx: {report}")
     if report.error:
         raise click.ClickException(report.error)
@@ -243,24 +243,11 @@ def token() -> None:
 @click.option("--name", required=True, help="What uses the token, e.g. the data catalogue's publishing system.")
 def token_create(institution: str, name: str) -> None:
     """Create a token and print it once (only its SHA-256 is stored)."""
-    from sqlalchemy import func, select
-
     from idmx.apitokens import services as tokens
-    from idmx.db import models as m
-    from idmx.errors import DomainError
 
-    database = _database(_settings())
-    try:
-        with database.write() as s:
-            inst = s.scalar(select(m.Institution.id).where(func.upper(m.Institution.acronym) == institution.upper()))
-            if inst is None:
-                raise click.ClickException(f"no institution with acronym {institution!r}")
-            row, secret = tokens.create(s, institution_id=inst, name=name, actor_id=None)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        database.dispose()
-    click.echo(f"idmx: API token {row.id} for {institution.upper()} created; it is shown only now:", err=True)
+    with commandline.database(schema=False) as database, commandline.refusals():
+        token_id, secret = tokens.create_for_acronym(database, institution, name)
+    click.echo(f"idmx: API token {token_id} for {institution.upper()} created; it is shown only now:", err=True)
     click.echo(secret)
 
 
@@ -269,29 +256,12 @@ def token_create(institution: str, name: str) -> None:
 def token_revoke(token_id: int) -> None:
     """Revoke the token with this number (see the staff page /staff/api-tokens)."""
     from idmx.apitokens import services as tokens
-    from idmx.errors import DomainError
 
-    database = _database(_settings())
-    try:
+    with commandline.database(schema=False) as database, commandline.refusals():
         with database.write() as s:
             tokens.revoke(s, token_id, actor_id=None)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        database.dispose()
     click.echo(f"idmx: API token {token_id} revoked")
 
-
-def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
-    try:
-        main(standalone_mode=True)
-    except SettingsError as exc:
-        click.echo(f"idmx: {exc}", err=True)
-        sys.exit(2)
-
-
-# Defined with the ranking code it drives (one code path for the app and the command line).
-from idmx.ranking.commands import rank
 
 main.add_command(rank)
 
@@ -301,11 +271,16 @@ def export() -> None:
     """Export open data: CSV, XLSX, JSON files (streamed, spreadsheet-safe, anonymised)."""
 
 
-# Each export lives with its own code; add further subcommands with export.add_command(...).
-from idmx.exports.commands import export_compliance, export_consultation, export_edition, export_plan, export_plans
-
 export.add_command(export_consultation)
 export.add_command(export_edition)
 export.add_command(export_plan)
 export.add_command(export_plans)
 export.add_command(export_compliance)
+
+
+def run() -> None:  # pragma: no cover - thin wrapper for `python -m idmx`
+    try:
+        main(standalone_mode=True)
+    except SettingsError as exc:
+        click.echo(f"idmx: {exc}", err=True)
+        sys.exit(2)

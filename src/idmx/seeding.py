@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from idmx import clock
+from idmx import clock, votemodes
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.paths import seeds_dir
@@ -44,7 +44,7 @@ def _upsert(session: Session, model: type[m.Base], key: str, rows: Iterable[dict
 
 
 def seed_reference(db: Database) -> dict[str, int]:
-    """Segments, states, topics, institutions and legal grounds; returns rows added per table."""
+    """Segments, states, topics, institutions and legal grounds (and any new vote mode); returns rows added per table."""
     with db.write() as s:
         added = {
             "segments": _upsert(s, m.Segment, "code", load_json("segments.json")),
@@ -64,7 +64,18 @@ def seed_reference(db: Database) -> dict[str, int]:
             for row in load_json("institutions.json")
         ]
         added["institutions"] = _upsert(s, m.Institution, "acronym", institutions)
+    sync_vote_modes(db)  # the built-in rows come with the migration: this adds modes registered since
     return added
+
+
+def sync_vote_modes(db: Database) -> int:
+    """Give every registered vote mode (`idmx.votemodes`) its row in ``vote_modes``; returns rows added.
+
+    Rows of modes the code no longer registers stay: consultations that used them still refer to them.
+    """
+    rows = [{"code": mode.code, "statistics": mode.statistics} for mode in votemodes.all_modes()]
+    with db.write() as s:
+        return _upsert(s, m.VoteModeRow, "code", rows)
 
 
 # --- demo -------------------------------------------------------------------------------------------

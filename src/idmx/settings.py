@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Mapping
 
@@ -78,6 +79,28 @@ def _public_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def clock_offset(env: Mapping[str, str] | None = None) -> timedelta | None:
+    """How far the clock is moved (`idmx.clock`): IDMX_CLOCK_OFFSET in seconds (set by `idmx --now` for the
+    processes it starts) or IDMX_NOW, the moment the clock starts at. Development and tests only."""
+    env = os.environ if env is None else env
+    raw_offset, raw_now = env.get("IDMX_CLOCK_OFFSET", ""), env.get("IDMX_NOW", "")
+    if not raw_offset and not raw_now:
+        return None
+    if env.get("IDMX_ENV") == "production":
+        raise SettingsError("IDMX_NOW and IDMX_CLOCK_OFFSET move the clock: not allowed with IDMX_ENV=production")
+    if raw_offset:
+        try:
+            return timedelta(seconds=float(raw_offset))
+        except (ValueError, OverflowError):
+            raise SettingsError(f"IDMX_CLOCK_OFFSET must be a number of seconds, got {raw_offset!r}") from None
+    from idmx import clock
+
+    try:
+        return clock.OffsetClock.starting_at(clock.parse_moment(raw_now)).offset
+    except ValueError as exc:
+        raise SettingsError(f"IDMX_NOW: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -100,6 +123,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     # Sender of e-mails when IDMX_SMTP_URL has no ?from= (empty: noreply@ the public host).
     mail_from: str = ""
+    clock_offset: timedelta | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -140,4 +164,5 @@ class Settings:
             smtp_url=env.get("IDMX_SMTP_URL", ""),
             public_url=_public_url(env),
             mail_from=env.get("IDMX_MAIL_FROM", ""),
+            clock_offset=clock_offset(env),
         )

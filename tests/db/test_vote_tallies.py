@@ -177,15 +177,15 @@ def test_hot_path_approval_votes_and_withdrawals(db, request):
     slug = f.rows(db, m.Consultation)[-1].slug
     now = utcnow()
     a, b = _token("hot-a"), _token("hot-b")
-    voting.cast(db, slug, p1, a, 1, now)  # new respondent, first exposure and vote in one transaction
-    voting.cast(db, slug, p2, a, 1, now)
-    voting.cast(db, slug, p1, b, 1, now)
-    voting.cast(db, slug, p1, a, 1, now)  # the same approval again: no change
+    voting.cast(db, slug, p1, a, {"support": "1"}, now)  # new respondent, first exposure and vote in one transaction
+    voting.cast(db, slug, p2, a, {"support": "1"}, now)
+    voting.cast(db, slug, p1, b, {"support": "1"}, now)
+    voting.cast(db, slug, p1, a, {"support": "1"}, now)  # the same approval again: no change
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 2, 2, 2, 2), (p2, 0, 0): (1, 1, 1, 1, 1)}
-    voting.cast(db, slug, p1, b, None, now)  # withdraw: the exposure stays
+    voting.cast(db, slug, p1, b, {"support": "0"}, now)  # withdraw: the exposure stays
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 1, 1, 1, 1), (p2, 0, 0): (1, 1, 1, 1, 1)}
-    voting.cast(db, slug, p2, b, None, now)  # withdraw what was never given: an exposure only
-    voting.cast(db, slug, p1, b, 1, now)
+    voting.cast(db, slug, p2, b, {"support": "0"}, now)  # withdraw what was never given: an exposure only
+    voting.cast(db, slug, p1, b, {"support": "1"}, now)
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 2, 2, 2, 2), (p2, 0, 0): (2, 1, 1, 1, 1)}
     with db.read() as s:
         ids = dict(s.execute(select(m.Respondent.token_hash, m.Respondent.id).where(m.Respondent.consultation_id == cid)).all())
@@ -203,7 +203,7 @@ def test_hot_path_withdraws_a_vote_that_had_no_exposure(db, request):
         rid = _respondent(s, cid, token=token)
         _vote(s, cid, p1, rid)
     assert _tallies(db, cid) == {(p1, 0, 0): (0, 0, 1, 1, 1)}
-    voting.cast(db, slug, p1, token, None, utcnow())
+    voting.cast(db, slug, p1, token, {"support": "0"}, utcnow())
     assert _tallies(db, cid) == {(p1, 0, 0): (1, 0, 0, 0, 0)}
     assert _differences(db, cid) == []
 
@@ -217,7 +217,7 @@ def test_hot_path_first_approval_in_a_populated_cell_counts_one_supporter(db, re
     with db.write() as s:
         other = _respondent(s, cid)
         _expose(s, cid, p1, other)
-    voting.cast(db, slug, p1, _token("populated"), 1, utcnow())
+    voting.cast(db, slug, p1, _token("populated"), {"support": "1"}, utcnow())
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 1, 1, 1, 1)}
     assert _differences(db, cid) == []
 
@@ -233,10 +233,10 @@ def test_hot_path_approval_after_browsing(db):
     record_exposures(db, cid, a, [p1, p2])
     record_exposures(db, cid, b, [p1, p2])
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 0, 0, 0, 0), (p2, 0, 0): (2, 0, 0, 0, 0)}
-    voting.cast(db, slug, p1, a, 1, now)
-    voting.cast(db, slug, p1, b, 1, now)
-    voting.cast(db, slug, p2, b, 1, now)
-    voting.cast(db, slug, p1, b, None, now)
+    voting.cast(db, slug, p1, a, {"support": "1"}, now)
+    voting.cast(db, slug, p1, b, {"support": "1"}, now)
+    voting.cast(db, slug, p2, b, {"support": "1"}, now)
+    voting.cast(db, slug, p1, b, {"support": "0"}, now)
     record_exposures(db, cid, a, [p1, p2])  # shown again: nothing new
     assert _tallies(db, cid) == {(p1, 0, 0): (2, 1, 1, 1, 1), (p2, 0, 0): (2, 1, 1, 1, 1)}
     with db.read() as s:
@@ -249,10 +249,10 @@ def test_hot_path_rating_replaces_the_earlier_rating(db):
     cid, (p1, _) = _consultation(db, m.VotingMethod.rating)
     slug = f.rows(db, m.Consultation)[-1].slug
     now = utcnow()
-    voting.cast(db, slug, p1, _token("r1"), None, now, rating=3)
-    voting.cast(db, slug, p1, _token("r2"), None, now, rating=5)
+    voting.cast(db, slug, p1, _token("r1"), {"value": "3"}, now)
+    voting.cast(db, slug, p1, _token("r2"), {"value": "5"}, now)
     assert _tallies(db, cid) == {(p1, 0, 0): (0, 0, 2, 8, 34)}
-    voting.cast(db, slug, p1, _token("r1"), None, now, rating=1)  # ON CONFLICT DO UPDATE: the 3 becomes a 1
+    voting.cast(db, slug, p1, _token("r1"), {"value": "1"}, now)  # ON CONFLICT DO UPDATE: the 3 becomes a 1
     assert _tallies(db, cid) == {(p1, 0, 0): (0, 0, 2, 6, 26)}
     assert _differences(db, cid) == []
 
@@ -564,10 +564,10 @@ def _random_ops(db, rng: random.Random, cid: int, slug: str, approval: bool, cel
                     from idmx.consultations.services import record_exposures
 
                     record_exposures(db, cid, token, [pid])
-                voting.cast(db, slug, pid, token, answer, utcnow())
+                voting.cast(db, slug, pid, token, {"support": "1" if answer else "0"}, utcnow())
                 seen["cast" if answer else "withdraw"] += 1
             else:
-                voting.cast(db, slug, pid, token, None, utcnow(), rating=value())
+                voting.cast(db, slug, pid, token, {"value": str(value())}, utcnow())
                 seen["cast"] += 1
             problems = _differences(db, cid)
             assert problems == [], f"after {done} writes, the last a hot-path vote: {problems}"

@@ -24,7 +24,7 @@ from idmx.errors import Conflict, NotFound
 from idmx.exports import services as data
 from idmx.ranking import files, pipeline, queries
 from idmx.ranking import services as runs
-from idmx.ranking.compute import NOT_STATED
+from idmx.statistics import NOT_STATED
 from tests import factories
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}

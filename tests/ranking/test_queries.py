@@ -16,7 +16,7 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.ranking import pipeline, queries
 from idmx.ranking import services as runs
-from idmx.ranking.compute import NOT_STATED
+from idmx.statistics import NOT_STATED
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 

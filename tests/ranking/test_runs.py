@@ -15,7 +15,7 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.ranking import files, pipeline
 from idmx.ranking import services as runs
-from idmx.ranking.compute import RankingError
+from idmx.statistics import RankingError
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
 
@@ -37,7 +37,7 @@ def test_a_run_is_reproduced_from_its_exported_files(db: Database, demo, tmp_pat
     for slug, method in DEMO.items():
         params = pipeline.RunParams(ridge=0.5, confidence=0.9, cap=4.0) if method == "pairwise" else pipeline.RunParams()
         run = runs.run_for_consultation(db, demo[slug], params)
-        assert run.method.value == method and len(run.fingerprint) == 64
+        assert run.method == method and len(run.fingerprint) == 64
         assert run.code_version and run.params["targets_source"] == "default"
         written = runs.write_inputs(db, demo[slug], tmp_path / slug)
         assert written.fingerprint == run.fingerprint

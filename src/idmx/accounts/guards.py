@@ -15,11 +15,11 @@ from litestar.handlers.base import BaseRouteHandler
 
 from idmx.accounts import sessions
 from idmx.accounts.services import StaffPrincipal, load_principal
-from idmx.db import models as m
+from idmx.enums import Role
 
-ALL_STAFF = frozenset(m.Role)
-ADMINS = frozenset({m.Role.central_admin, m.Role.institution_admin})
-CENTRAL = frozenset({m.Role.central_admin})
+ALL_STAFF = frozenset(Role)
+ADMINS = frozenset({Role.central_admin, Role.institution_admin})
+CENTRAL = frozenset({Role.central_admin})
 
 
 async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:

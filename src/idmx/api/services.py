@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from idmx import audit, clock
+from idmx import audit, clock, votemodes
 from idmx.api import schemas as body
 from idmx.api import schemas as out
 from idmx.api.pagination import Window, count_and_fetch, slice_list
@@ -124,7 +124,7 @@ def _consultation(row: Any, now: datetime) -> out.Consultation:
     return out.Consultation(
         slug=c.slug, title_es=c.title_es, title_en=c.title_en, description_es=c.description_es,
         description_en=c.description_en, institution=_ref(row.acronym, row.name_es, row.name_en),
-        voting_method=c.voting_method.value, proposal_mode=c.proposal_mode.value,
+        voting_method=str(c.voting_method), proposal_mode=c.proposal_mode.value,
         results_visibility=c.results_visibility.value, phase=rules.phase(c, now),  # type: ignore[arg-type]
         results_visible=rules.results_visible(c, now), opens_at=c.opens_at, closes_at=c.closes_at,
         previous=row.previous_slug, proposals=int(row.n_proposals or 0), url=f"{PREFIX}/consultations/{c.slug}",
@@ -161,7 +161,7 @@ def consultation(s: Session, slug: str, now: datetime) -> out.Consultation:
 def _counts(s: Session, c: m.Consultation, ids: list[int]) -> dict[int, out.ProposalCounts]:
     if not ids:
         return {}
-    if c.voting_method == m.VotingMethod.pairwise:
+    if votemodes.get(c.voting_method).support == "wins":
         wins = dict(s.execute(
             select(m.PairwiseVote.winner_id, func.count()).where(m.PairwiseVote.winner_id.in_(ids))
             .group_by(m.PairwiseVote.winner_id)
@@ -173,7 +173,7 @@ def _counts(s: Session, c: m.Consultation, ids: list[int]) -> dict[int, out.Prop
         select(m.Vote.proposal_id, func.count(), func.avg(m.Vote.value)).where(m.Vote.proposal_id.in_(ids))
         .group_by(m.Vote.proposal_id)
     ).all()}
-    rating = c.voting_method == m.VotingMethod.rating
+    rating = votemodes.get(c.voting_method).support == "mean"
     result = {}
     for i in ids:
         n, mean = rows.get(i, (0, None))
@@ -226,7 +226,7 @@ def runs(s: Session, slug: str, window: Window, now: datetime) -> Found:
              .where(r.consultation_id == c.id).order_by(r.created_at.desc(), r.id.desc()))
     total, rows = count_and_fetch(s, query, window)
     return Found(total, [
-        out.RunSummary(row.id, row.method.value, row.fingerprint, row.code_version, row.created_at,
+        out.RunSummary(row.id, str(row.method), row.fingerprint, row.code_version, row.created_at,
                        f"{PREFIX}/consultations/{slug}/runs/{row.id}")
         for row in rows
     ])
@@ -252,7 +252,7 @@ def run(s: Session, slug: str, run_id: int, now: datetime) -> out.Run:
             score=_float(row.get("score")), ci_low=_float(row.get("ci_low")), ci_high=_float(row.get("ci_high")),
             n_eff=_float(row.get("n_eff")), n_votes=_float(row.get("n_votes")), theta=_float(row.get("theta")),
         ))
-    return out.Run(id=found.id, consultation=slug, method=found.method.value, fingerprint=found.fingerprint,
+    return out.Run(id=found.id, consultation=slug, method=str(found.method), fingerprint=found.fingerprint,
                    code_version=found.code_version, created_at=found.created_at, params=found.params,
                    summary=found.summary, results=results, segment_ranks=found.segment_ranks)
 

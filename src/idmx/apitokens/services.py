@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idmx import audit, clock
@@ -145,6 +145,16 @@ def create_for(db: Database, me: StaffPrincipal, form: dict[str, Any]) -> tuple[
         assert institution_id is not None
         _row, token = create(s, institution_id=institution_id, name=str(form.get("name") or ""), actor_id=me.id)
     return token, acronym
+
+
+def create_for_acronym(db: Database, acronym: str, name: str) -> tuple[int, str]:
+    """The command line's token: for the institution with this acronym, created by nobody on staff."""
+    with db.write() as s:
+        institution_id = s.scalar(select(m.Institution.id).where(func.upper(m.Institution.acronym) == acronym.upper()))
+        if institution_id is None:
+            raise NotFound(_("There is no institution with this acronym.") + f" ({acronym})")
+        row, secret = create(s, institution_id=institution_id, name=name, actor_id=None)
+        return row.id, secret
 
 
 def revoke_for(db: Database, me: StaffPrincipal, token_id: int) -> None:

@@ -14,15 +14,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from idmx import votemodes
 from idmx.consultations.forms import DESCRIPTION_MAX as PROPOSAL_DESCRIPTION_MAX
 from idmx.consultations.forms import TITLE_MAX as PROPOSAL_TITLE_MAX
 from idmx.consultations.forms import TITLE_MIN as PROPOSAL_TITLE_MIN
-from idmx.db import models as m
+from idmx.enums import ProposalMode, ResultsVisibility
 from idmx.fields import clean_text
 from idmx.i18n import DISPLAY_TZ
 from idmx.i18n import gettext as _
+
+if TYPE_CHECKING:
+    from idmx.db.models import Consultation
 
 SLUG_MIN, SLUG_MAX = 3, 80
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -144,20 +148,20 @@ def blank_form(choices: Choices, institution_id: int | None) -> ConsultationForm
     raw = {name: "" for name in (*TEXT_FIELDS, *DATE_FIELDS)}
     raw.update(
         institution="" if institution_id is None else str(institution_id),
-        voting_method=m.VotingMethod.approval.value, proposal_mode=m.ProposalMode.open.value,
-        results_visibility=m.ResultsVisibility.after_close.value, segment_question="optional",
+        voting_method="approval", proposal_mode=ProposalMode.open.value,
+        results_visibility=ResultsVisibility.after_close.value, segment_question="optional",
     )
     for variable in TARGET_VARIABLES:
         raw.update({target_input(variable, code): "" for code in choices.codes(variable)})
     return ConsultationForm(raw=raw, targets={v: None for v in TARGET_VARIABLES})
 
 
-def form_from(c: m.Consultation, targets: dict[str, dict[str, float] | None], choices: Choices) -> ConsultationForm:
+def form_from(c: Consultation, targets: dict[str, dict[str, float] | None], choices: Choices) -> ConsultationForm:
     """The form as the stored consultation fills it: what the edit page shows and edits compare against."""
     raw = {name: getattr(c, name) or "" for name in TEXT_FIELDS}
     raw.update(
         institution="" if c.institution_id is None else str(c.institution_id),
-        voting_method=c.voting_method.value, proposal_mode=c.proposal_mode.value,
+        voting_method=str(c.voting_method), proposal_mode=c.proposal_mode.value,
         results_visibility=c.results_visibility.value,
         segment_question="required" if c.segment_required else "optional",
         opens_at=format_local(c.opens_at), closes_at=format_local(c.closes_at),
@@ -233,8 +237,11 @@ def parse_consultation(
     raw["institution"] = "" if institution_id is None else str(institution_id)
     values["institution_id"] = institution_id
 
-    for name, enum_cls in (("voting_method", m.VotingMethod), ("proposal_mode", m.ProposalMode),
-                           ("results_visibility", m.ResultsVisibility)):
+    if raw["voting_method"] in {code for code, _label in votemodes.choices()}:
+        values["voting_method"] = raw["voting_method"]
+    else:
+        errors["voting_method"] = _("Choose one of the options.")
+    for name, enum_cls in (("proposal_mode", ProposalMode), ("results_visibility", ResultsVisibility)):
         try:
             values[name] = enum_cls(raw[name])
         except ValueError:

@@ -13,9 +13,6 @@ from litestar.response import Template
 from idmx import clock
 from idmx.consultations import forms, services, voting
 from idmx.db import Database
-from idmx.db import models as m
-from idmx.errors import Conflict
-from idmx.i18n import gettext as _
 from idmx.settings import Settings
 from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
 from idmx.web import respondents as identity
@@ -125,18 +122,13 @@ class ConsultationController(Controller):
     ) -> Response:
         token, new = identity.ensure_token(request)
         now = clock.now()
-        # Approval: support=1 gives, anything else withdraws. Rating: the 1-5 value (checked in `cast`).
-        c, stored = voting.cast(
-            db, slug, proposal_id, identity.hash_token(token), 1 if data.get("support") == "1" else None, now,
-            rating=forms.parse_rating(data.get("value")),
-        )
+        c, mode, stored = voting.cast(db, slug, proposal_id, identity.hash_token(token), data, now)
         default = request.app.route_reverse("consultations:detail", slug=slug)
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
         back = safe_next(data.get("next") or request.query_params.get("next"), default)
         if wants_fragment(request):
-            template = "consultations/_rating.html" if c.voting_method == m.VotingMethod.rating else "consultations/_support.html"
-            response: Response = page(request, template, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
+            response: Response = page(request, mode.partial, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
                                                          "phase": c.phase(now), "saved": True,
                                                          "next_url": back.split("#")[0]})
         else:
@@ -162,12 +154,7 @@ class ConsultationController(Controller):
     ) -> Response:
         view = services.get_consultation(db, slug)
         token, new = identity.ensure_token(request)
-        left, right = form_int(data.get("left")), form_int(data.get("right"))
-        choice = data.get("choice")
-        winner = left if choice == "left" else right if choice == "right" else None
-        if left is None or right is None or choice not in ("left", "right", "none"):
-            raise Conflict(_("That choice does not belong to the pair you were shown. Nothing was saved."))
-        services.record_pair(db, view.consultation, identity.hash_token(token), left, right, winner, clock.now())
+        services.record_pair(db, view.consultation, identity.hash_token(token), data, clock.now())
         if wants_fragment(request):
             pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
             response: Response = page(request, "consultations/_pair.html", {

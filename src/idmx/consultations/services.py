@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from idmx import clock
+from idmx import clock, votemodes
 from idmx.consultations import rules
 from idmx.consultations.forms import ProfileForm, ProposalForm, ReportForm
 from idmx.consultations.pairing import choose_pair
@@ -179,12 +180,13 @@ def _random_key(seed: int):
     return (cast(m.Proposal.id, big) * literal(2654435761, big) + literal(seed, big)) % literal(4294967291, big)
 
 
-def _support_column(method: m.VotingMethod):
-    if method == m.VotingMethod.rating:
+def _support_column(method: str):
+    support = votemodes.get(method).support
+    if support == "mean":
         return (
             select(func.avg(m.Vote.value)).where(m.Vote.proposal_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
         )
-    if method == m.VotingMethod.pairwise:
+    if support == "wins":
         return (
             select(func.count()).where(m.PairwiseVote.winner_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
         )
@@ -270,9 +272,22 @@ def browse(
         )
         for r in rows
     ]
-    if record_exposure and token_hash and items and c.voting_method == m.VotingMethod.approval and rules.is_open(c, now):
+    if record_exposure and token_hash and items and votemodes.get(c.voting_method).records_exposures and rules.is_open(c, now):
         record_exposures(db, c.id, token_hash, [i.id for i in items])
     return BrowsePage(items, total, query.page, pages, query, orders=orders)
+
+
+def author_votes(s: Session, method: str, respondent_id: int, proposal_id: int, consultation_id: int,
+                 now: datetime) -> None:
+    """An author casts their mode's author vote for their own proposal (approval: they support it, and so
+    have seen it); modes without one leave it to them."""
+    mode = votemodes.get(method)
+    if mode.author_vote is None:
+        return
+    row = {"respondent_id": respondent_id, "proposal_id": proposal_id, "consultation_id": consultation_id}
+    if mode.records_exposures:
+        s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(), [row])
+    s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(), [{**row, "value": mode.author_vote, "cast_at": now}])
 
 
 def record_exposures(db: Database, consultation_id: int, token_hash: str, proposal_ids: list[int]) -> None:
@@ -320,12 +335,8 @@ def create_proposal(db: Database, view: ConsultationView, token_hash: str, form:
         )
         s.add(proposal)
         s.flush()
-        if c.voting_method == m.VotingMethod.approval and proposal.status == m.ProposalStatus.published:
-            # Authors support their own proposal (and so have seen it).
-            s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(),
-                      [{"respondent_id": rid, "proposal_id": proposal.id, "consultation_id": c.id}])
-            s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(),
-                      [{"consultation_id": c.id, "proposal_id": proposal.id, "respondent_id": rid, "value": 1, "cast_at": now}])
+        if proposal.status == m.ProposalStatus.published:
+            author_votes(s, c.voting_method, rid, proposal.id, c.id, now)
     return proposal
 
 
@@ -442,12 +453,13 @@ def next_pair(db: Database, c: m.Consultation, token_hash: str | None, rng: rand
     return Pair(rows[pair[0]], rows[pair[1]], len(seen))
 
 
-def record_pair(db: Database, c: m.Consultation, token_hash: str, left: int, right: int, winner: int | None, now: datetime) -> None:
+def record_pair(db: Database, c: m.Consultation, token_hash: str, form: Mapping[str, Any], now: datetime) -> None:
     rules.check_open(c, now)
-    if c.voting_method != m.VotingMethod.pairwise:
+    mode = votemodes.get(c.voting_method)
+    if mode.storage != "comparison":
         raise Conflict(_("This consultation does not compare proposals in pairs."))
-    if left == right or (winner is not None and winner not in (left, right)):
-        raise Conflict(_("That choice does not belong to the pair you were shown. Nothing was saved."))
+    answer: votemodes.Comparison = mode.parse(form)
+    left, right, winner = answer.left, answer.right, answer.winner
     with db.write() as s:
         for pid in (left, right):
             _votable(s, c, pid)

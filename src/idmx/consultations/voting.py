@@ -1,4 +1,4 @@
-"""The vote hot path: approval and rating votes in one connection and one transaction.
+"""The vote hot path: one vote of a per-proposal mode (approval, rating...) in one connection and one transaction.
 
 Two statements for a returning respondent's rating, which is most votes: one read of the
 consultation, the proposal and the respondent (locking the proposal row against a concurrent merge
@@ -16,6 +16,7 @@ the database work itself (`benchmarks/vote_ingest.py`, `benchmarks/profile_vote.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -24,10 +25,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from idmx import votemodes
 from idmx.consultations import rules
 from idmx.consultations.rules import check_open, check_votable
 from idmx.db import Database
 from idmx.db import models as m
+from idmx.enums import ConsultationStatus
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
 
@@ -40,10 +43,10 @@ class VoteTarget:
 
     id: int
     slug: str
-    status: m.ConsultationStatus
+    status: ConsultationStatus
     opens_at: datetime
     closes_at: datetime
-    voting_method: m.VotingMethod
+    voting_method: str
     segment_required: bool
 
     def phase(self, now: datetime) -> rules.Phase:
@@ -96,30 +99,23 @@ def _statements(dialect: str) -> dict[str, Any]:
     return st
 
 
-def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int | None, now: datetime,
-         *, rating: int | None = None) -> tuple[VoteTarget, int | None]:
-    """Store an approval (`value` 1, or None to withdraw) or a 1-5 rating; a new answer replaces the old.
-
-    `rating` carries the parsed rating for rating consultations (None when the form's value was not
-    1-5), since which of the two applies is only known once the consultation is read.
-    """
+def cast(db: Database, slug: str, proposal_id: int, token_hash: str, form: Mapping[str, Any], now: datetime
+         ) -> tuple[VoteTarget, votemodes.VoteMode, int | None]:
+    """Store one vote of a per-proposal mode (`idmx.votemodes`), parsed strictly from `form`; a new answer
+    replaces the old, and a withdrawn approval (None) deletes it. Returns what was stored."""
     st = _statements(db.engine.dialect.name)
     with db.write_connection() as conn:
         row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id, "token_hash": token_hash}).first()
         if row is None:
             raise NotFound(_("There is no proposal at this address."))
         target = VoteTarget(row.id, row.slug, row.status, row.opens_at, row.closes_at, row.voting_method, row.segment_required)
-        if target.status != m.ConsultationStatus.published:
+        if target.status != ConsultationStatus.published:
             raise NotFound(_("There is no consultation at this address."))
         check_open(target, now)
-        if target.voting_method == m.VotingMethod.pairwise:
+        mode = votemodes.get(target.voting_method)
+        if not mode.per_proposal:
             raise Conflict(_("This consultation compares proposals in pairs; use the comparison page."))
-        if target.voting_method == m.VotingMethod.rating:
-            if rating is None:
-                from idmx.errors import DomainError
-
-                raise DomainError(_("Choose a rating from 1 to 5. Nothing was saved."), field="value")
-            value = rating
+        value = mode.parse(form)
         check_votable(row.proposal_status)
         params = {"consultation_id": target.id, "proposal_id": proposal_id, "now": now}
         respondent_id, segment_id = row.respondent_id, row.segment_id
@@ -131,7 +127,7 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, value: int 
             raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
         params["respondent_id"] = respondent_id
         write, write_params = ("withdraw", params) if value is None else ("vote", {**params, "value": value})
-        if target.voting_method == m.VotingMethod.approval:
+        if mode.records_exposures:
             conn.execute(st["exposure"], params)
         conn.execute(st[write], write_params)
-    return target, value
+    return target, mode, value

@@ -50,7 +50,7 @@ from idmx.enums import (
     ReportResolution,
     ResultsVisibility,
     Role,
-    VotingMethod,
+    VotingMethod,  # noqa: F401  (the codes of the built-in vote modes, for seeds and tests)
 )
 
 # Stable constraint names: Alembic needs them to drop constraints (SQLite batch mode included).
@@ -113,6 +113,19 @@ class Topic(Base):
     name_en: Mapped[str] = mapped_column(String(120))
 
 
+class VoteModeRow(Base):
+    """The vote modes the code knows (`idmx.votemodes`), so every consultation and run names a real one.
+
+    Kept in step with the registry by `idmx.seeding.sync_vote_modes`; `statistics` says which sufficient
+    statistics the database keeps for the mode's votes.
+    """
+
+    __tablename__ = "vote_modes"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    statistics: Mapped[str] = mapped_column(String(16))
+    __table_args__ = (CheckConstraint("statistics IN ('approval', 'rating', 'pairwise')", name="known_statistics"),)
+
+
 class Institution(Base):
     __tablename__ = "institutions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -156,7 +169,8 @@ class Consultation(Base):
     status: Mapped[ConsultationStatus] = mapped_column(
         str_enum(ConsultationStatus, "consultation_status"), default=ConsultationStatus.draft
     )
-    voting_method: Mapped[VotingMethod] = mapped_column(str_enum(VotingMethod, "voting_method"))
+    # A code of `idmx.votemodes` (the built-in ones are `VotingMethod`'s values); vote_modes lists them.
+    voting_method: Mapped[str] = mapped_column(String(32), ForeignKey("vote_modes.code"))
     proposal_mode: Mapped[ProposalMode] = mapped_column(str_enum(ProposalMode, "proposal_mode"))
     results_visibility: Mapped[ResultsVisibility] = mapped_column(
         str_enum(ResultsVisibility, "results_visibility"), default=ResultsVisibility.after_close
@@ -438,7 +452,7 @@ class RankingRun(Base):
     __tablename__ = "ranking_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
-    method: Mapped[VotingMethod] = mapped_column(str_enum(VotingMethod, "ranking_method"))
+    method: Mapped[str] = mapped_column(String(32), ForeignKey("vote_modes.code"))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     code_version: Mapped[str] = mapped_column(String(40))

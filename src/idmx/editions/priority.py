@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from idmx import votemodes
 from idmx.matching import THRESHOLD, ProposalIndex
 
 PROPOSAL_COLUMNS = ["run_id", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes"]
@@ -63,11 +64,8 @@ def normalise(method: str, value: float | None) -> float | None:
     x = float(value)
     if np.isnan(x):
         return None
-    if method == "rating":
-        x = (x - 1.0) / 4.0
-    elif method not in ("approval", "pairwise"):
-        raise ValueError(f"unknown ranking method {method!r}")
-    return float(min(1.0, max(0.0, x)))
+    low, high = votemodes.get(method).scale
+    return float(min(1.0, max(0.0, (x - low) / (high - low))))
 
 
 def run_rows(run_id: int, method: str, results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

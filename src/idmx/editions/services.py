@@ -153,7 +153,7 @@ def _runs(s: Session, edition_id: int) -> list[RunInfo]:
              .outerjoin(m.Institution, m.Institution.id == m.Consultation.institution_id)
              .where(m.EditionRun.edition_id == edition_id)
              .order_by(m.Consultation.title_es, m.RankingRun.id))
-    return [RunInfo(r[0], float(r[1]), r[2], r[3], r[4], r[5], str(r[6].value), r[7])
+    return [RunInfo(r[0], float(r[1]), r[2], r[3], r[4], r[5], str(r[6]), r[7])
             for r in s.execute(query).all()]
 
 
@@ -302,7 +302,7 @@ def run_choices(db: Database, edition_id: int) -> list[ConsultationRuns]:
     out: dict[int, ConsultationRuns] = {}
     for run_id, method, created, cid, title, slug, inst in rows:
         group = out.setdefault(cid, ConsultationRuns(cid, title, slug, inst, []))
-        group.runs.append(RunChoice(run_id, str(method.value), created, latest=not group.runs))
+        group.runs.append(RunChoice(run_id, str(method), created, latest=not group.runs))
         if run_id in chosen:
             group.selected, group.weight = run_id, float(chosen[run_id])
     return list(out.values())
@@ -430,7 +430,7 @@ def _build(s: Session, edition: m.Edition, actor_id: int | None) -> BuildSummary
         raise Conflict(_("Choose at least one ranking run before building the items."))
     proposals = _published_proposals(s, sorted({r[3] for r in runs}))
     rows = pd.DataFrame([row for run_id, method, results, _cid in runs
-                         for row in priority.run_rows(run_id, str(method.value), results or [])
+                         for row in priority.run_rows(run_id, str(method), results or [])
                          if row["proposal_id"] in proposals], columns=priority.PROPOSAL_COLUMNS)
     rows = rows.drop_duplicates("proposal_id", keep="first")  # one run per consultation: never needed, but safe
     items = {i.key: i for i in s.scalars(select(m.InfrastructureItem)

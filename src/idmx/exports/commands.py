@@ -1,11 +1,13 @@
-"""`idmx export consultation SLUG --out DIR`: the open data of a closed consultation (same code as
-the web download, `idmx.exports.consultation_data`)."""
+"""`idmx export ...`: every public download as a file, written by the same code as the web downloads:
+a closed consultation's open data (`idmx.exports.services`), an IDMX edition, plans and compliance."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+
+from idmx import commandline
 
 
 @click.command("consultation")
@@ -21,19 +23,11 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
     runs.csv, run_targets.csv, run_results.csv and datapackage.json, then prints the command that
     reproduces the published ranking from them.
     """
-    from idmx import migrations
-    from idmx.cli import _database, _settings
-    from idmx.errors import DomainError
     from idmx.exports import services as data
 
-    database = _database(_settings())
-    try:
-        if migrations.is_empty(database.engine):
-            raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
-        try:
+    with commandline.database() as database:
+        with commandline.refusals(f"{slug}: "):
             info = data.package_info(database, slug, include_drafts=True)
-        except DomainError as exc:
-            raise click.ClickException(f"{slug}: {exc.message}") from None
         if as_zip:
             out.mkdir(parents=True, exist_ok=True)
             path = out / info.zip_name
@@ -43,14 +37,7 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
         else:
             for path in data.write_directory(database, info, out):
                 click.echo(f"wrote {path}")
-        run = None
-        if info.published_run_id is not None:
-            from idmx.db import models as m
-
-            with database.read() as s:
-                run = s.get(m.RankingRun, info.published_run_id)
-    finally:
-        database.dispose()
+        run = data.published_run(database, info)
     if run is None:
         click.echo("no ranking run after closing yet: ranking.csv is empty (run `idmx rank --consultation "
                    f"{slug}` and export again)")
@@ -67,23 +54,15 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
 def export_edition(series: str, version: int | None, fmt: str, lang: str, out: Path) -> None:
     """A published IDMX edition as CSV, XLSX, JSON or a DCAT-AP catalogue (JSON-LD): the web download's code."""
-    from idmx.cli import _database, _settings
-    from idmx.errors import DomainError
     from idmx.idmx_list.export import render
     from idmx.idmx_list.services import load
 
-    settings = _settings()
-    database = _database(settings)
-    try:
-        try:
-            export = load(database, series, version, lang)
-        except DomainError as exc:
-            raise click.ClickException(f"{series}: {exc.message}") from None
+    settings = commandline.settings()
+    with commandline.database(settings) as database, commandline.refusals(f"{series}: "):
+        export = load(database, series, version, lang)
         with open(out, "wb") as fh:
             fh.writelines(render(export, fmt, settings.public_url, lang))
-        click.echo(f"{out}: {len(export.rows)} items of {series} v{export.meta.version}")
-    finally:
-        database.dispose()
+    click.echo(f"{out}: {len(export.rows)} items of {series} v{export.meta.version}")
 
 
 # --- plans and compliance: the same functions as /institutions/{ACRONYM}/plan.*, /institutions/plans.* and
@@ -93,24 +72,18 @@ _TABLE_FORMATS = click.Choice(["csv", "xlsx", "json"])
 
 
 def _write_table(build, lang: str, out: Path, what: str) -> str:
-    """Run `build(database)` (which returns an `idmx.exports.download.Download`) in `lang` and write its bytes."""
+    """Run `build(database)` (which returns an `idmx.formats.download.Download`) in `lang` and write its bytes."""
     from idmx import i18n
-    from idmx.cli import _database, _settings
-    from idmx.errors import DomainError
 
-    database = _database(_settings())
     token = i18n.activate(lang)  # labels, headers and names in the chosen language, as the web does per request
     try:
-        try:
+        with commandline.database() as database, commandline.refusals(f"{what}: "):
             download = build(database)
-        except DomainError as exc:
-            raise click.ClickException(f"{what}: {exc.message}") from None
-        with open(out, "wb") as fh:
-            fh.writelines(download.body)
-        return download.filename
+            with open(out, "wb") as fh:
+                fh.writelines(download.body)
+            return download.filename
     finally:
         i18n.deactivate(token)
-        database.dispose()
 
 
 @click.command("plan")

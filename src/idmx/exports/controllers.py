@@ -18,11 +18,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
-from idmx import clock
+from idmx import clock, votemodes
 from idmx.accounts.guards import CENTRAL, principal_of, staff_guard
 from idmx.consultations import services as participation
 from idmx.db import Database
-from idmx.db import models as m
 from idmx.errors import NotFound
 from idmx.exports import services as data
 from idmx.formats.xlsx import XLSX_MEDIA_TYPE
@@ -38,11 +37,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "a
 
 
 def _descriptions(method: str) -> dict[str, str]:
-    votes = {
-        "approval": _("Every proposal shown to each respondent: 1 if supported, 0 if shown and not supported."),
-        "rating": _("Every rating, from 1 to 5."),
-        "pairwise": _("Every decided comparison: the winner and the loser."),
-    }[method]
+    votes = votemodes.get(method).votes_description()
     return {
         "proposals.csv": _("Published proposals, and merged ones with the proposal they were merged into."),
         "respondents.csv": _("Respondents: a pseudonym drawn at random for each download, sector and state only."),
@@ -67,10 +62,7 @@ class ConsultationDataController(Controller):
     @get("/", name="exports:consultation_data", sync_to_thread=True)
     def index(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
         view, info = self._info(db, slug)
-        run = None
-        if info.published_run_id is not None:
-            with db.read() as s:
-                run = s.get(m.RankingRun, info.published_run_id)
+        run = data.published_run(db, info)
         context = {
             "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "info": info, "run": run,
             "files": [(name, _descriptions(info.method)[name], name in data.DOWNLOADABLE) for name in data.PACKAGE_FILES],

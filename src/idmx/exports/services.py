@@ -63,7 +63,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from idmx import clock
+from idmx import clock, i18n, votemodes
 from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
@@ -91,11 +91,8 @@ __all__ = [
 PROPOSAL_COLUMNS = ("proposal_id", "title", "description", "intended_use", "institution", "topic", "status",
                     "merged_into_id", "from_fixed_list")
 RESPONDENT_COLUMNS = ("respondent_id", "segment", "state")
-VOTE_COLUMNS = {
-    "approval": ("respondent_id", "proposal_id", "value"),
-    "rating": ("respondent_id", "proposal_id", "value"),
-    "pairwise": ("respondent_id", "winner_id", "loser_id"),
-}
+# votes.csv of each built-in mode (a mode's own columns are its `file_columns`).
+VOTE_COLUMNS = {mode.code: mode.file_columns for mode in votemodes.all_modes()}
 TARGET_COLUMNS = ("variable", "category", "target")
 RUN_COLUMNS = ("run_id", "method", "computed_on", "fingerprint", "code_version", "targets_source", "cap", "ridge",
                "confidence", "rank_by", "respondents", "vote_rows", "proposals", "n_eff")
@@ -112,7 +109,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "run_targets.csv": RUN_TARGET_COLUMNS,
     "run_results.csv": RUN_RESULT_COLUMNS,
 }
-"""The allow-list: the only columns each file may have (votes.csv: ``VOTE_COLUMNS[method]``)."""
+"""The allow-list: the only columns each file may have (votes.csv: its vote mode's `file_columns`)."""
 
 PACKAGE_FILES = ("proposals.csv", "respondents.csv", "votes.csv", "targets.csv", "ranking.csv", "runs.csv",
                  "run_targets.csv", "run_results.csv", "datapackage.json")
@@ -134,6 +131,15 @@ class ExportInfo:
     closes_on: str
     run_ids: list[int] = field(default_factory=list)
     published_run_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """The sufficient statistics of the consultation's vote mode (what its vote rows look like)."""
+        return votemodes.get(self.method).statistics
+
+    @property
+    def vote_columns(self) -> tuple[str, str, str]:
+        return votemodes.get(self.method).file_columns
 
     @property
     def zip_name(self) -> str:
@@ -162,7 +168,7 @@ def package_info(db: Database, slug: str, now: datetime | None = None, *, includ
                 "open": _("This consultation is still open: its data is published when it closes."),
             }
             raise Conflict(messages[phase])
-        method = c.voting_method.value
+        method = str(c.voting_method)
         run_rows = s.execute(
             select(m.RankingRun.id).where(
                 m.RankingRun.consultation_id == c.id, m.RankingRun.method == c.voting_method,
@@ -219,7 +225,7 @@ def _pseudonyms(s: Session, info: ExportInfo) -> Iterator[None]:
     `secrets` seeds the permutation. Either way the table never leaves the database connection.
     """
     raw = s.connection().connection.driver_connection
-    chosen = f"FROM respondents r WHERE r.consultation_id = :c AND {queries._has_rows(info.method)}"
+    chosen = f"FROM respondents r WHERE r.consultation_id = :c AND {queries._has_rows(info.kind)}"
     if queries._is_sqlite(s):
         people = raw.execute(f"SELECT r.id, r.segment_id, r.state_id {chosen} ORDER BY r.id",
                              {"c": info.consultation_id}).fetchall()
@@ -288,10 +294,10 @@ def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
 
     Every field is a number (ids, 0/1, 1-5), so no cell needs neutralising. Needs `_pseudonyms`.
     """
-    header = VOTE_COLUMNS[info.method]
+    header = info.vote_columns
     yield "\ufeff" + ",".join(header) + "\r\n"
-    _resp, second, third = _VOTE_FIELDS[info.method]
-    rows = _pseudonymised_rows(s, info.method)
+    _resp, second, third = _VOTE_FIELDS[info.kind]
+    rows = _pseudonymised_rows(s, info.kind)
     params = {"c": info.consultation_id}
     if queries._is_sqlite(s):
         # One row per respondent with its columns as two lists, read through the covering (respondent,
@@ -301,7 +307,7 @@ def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
         # Approval and rating rows come in proposal order from the (respondent, proposal) indexes;
         # pairwise rows would come in the order they were cast, so they are sorted first (SQLite
         # 3.40 has no ORDER BY inside aggregates; they keep the inner query's order).
-        source = (f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows} ORDER BY 1, 2, 3)" if info.method == "pairwise"
+        source = (f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows} ORDER BY 1, 2, 3)" if info.kind == "pairwise"
                   else f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows})")
         sql = f"SELECT p, group_concat(a), group_concat(b) FROM {source} GROUP BY p ORDER BY p"
         for part in queries._stream(s, sql, params, _RESPONDENTS_PER_CHUNK):
@@ -311,7 +317,7 @@ def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
     # As on SQLite, approval and rating rows come in proposal order from the (respondent, proposal)
     # index scans of the plan below; an ORDER BY inside the aggregate would sort every respondent's
     # rows again (a third of the query's time). Pairwise rows have no such index: sorted here.
-    order = f" ORDER BY {second}, {third}" if info.method == "pairwise" else ""
+    order = f" ORDER BY {second}, {third}" if info.kind == "pairwise" else ""
     sql, values = queries._copy_params(
         f"SELECT r.p, string_agg({second} || ',' || {third}, ';'{order}) {rows} GROUP BY r.p ORDER BY r.p", params)
     with raw.cursor() as cur:
@@ -364,6 +370,14 @@ def _lines(part: list[tuple]) -> str:
     return "".join(out)
 
 
+def published_run(db: Database, info: ExportInfo) -> m.RankingRun | None:
+    """The run whose ranking the package publishes: the first computed after closing."""
+    if info.published_run_id is None:
+        return None
+    with db.read() as s:
+        return s.get(m.RankingRun, info.published_run_id)
+
+
 def _runs(s: Session, info: ExportInfo) -> list[m.RankingRun]:
     if not info.run_ids:
         return []
@@ -381,7 +395,7 @@ def _targets(run: m.RankingRun | None) -> Iterator[str]:
 
 def _ranking(run: m.RankingRun | None, method: str) -> Iterator[str]:
     if run is None:
-        columns = list(RANKING_COLUMNS) + (["theta"] if method == "pairwise" else [])
+        columns = list(RANKING_COLUMNS) + (["theta"] if votemodes.get(method).statistics == "pairwise" else [])
         yield files.csv_line(columns)
         return
     yield files.render_ranking(run.results)
@@ -390,7 +404,7 @@ def _ranking(run: m.RankingRun | None, method: str) -> Iterator[str]:
 def _run_rows(runs: list[m.RankingRun]) -> Iterator[tuple]:
     for r in runs:
         p, sm = r.params, r.summary
-        yield (r.id, r.method.value, r.created_at.date().isoformat(), r.fingerprint, r.code_version,
+        yield (r.id, str(r.method), r.created_at.date().isoformat(), r.fingerprint, r.code_version,
                p.get("targets_source", ""), _blank(p.get("cap")), p.get("ridge"), p.get("confidence"),
                p.get("rank_by"), sm.get("respondents"), sm.get("vote_rows"), sm.get("proposals"), sm.get("n_eff"))
 
@@ -427,16 +441,17 @@ def reproduce_command(info: ExportInfo, run: m.RankingRun | None) -> str:
 
 def _datapackage(info: ExportInfo, run: m.RankingRun | None) -> str:
     """A Frictionless-style descriptor: the files, their columns, and how to reproduce the ranking."""
-    votes = VOTE_COLUMNS[info.method]
-    ranking = list(RANKING_COLUMNS) + (["theta"] if info.method == "pairwise" else [])
+    votes = info.vote_columns
+    ranking = list(RANKING_COLUMNS) + (["theta"] if info.kind == "pairwise" else [])
+    token = i18n.activate("en")  # the descriptor is written in English, whoever asks for it
+    try:
+        votes_description = votemodes.get(info.method).votes_description()
+    finally:
+        i18n.deactivate(token)
     resources = [
         ("proposals.csv", PROPOSAL_COLUMNS, "Published proposals, and merged ones with the proposal they were merged into."),
         ("respondents.csv", RESPONDENT_COLUMNS, "Respondents of the ranking: a pseudonym drawn at random for this export, segment and state."),
-        ("votes.csv", votes, {
-            "approval": "Every proposal shown to a respondent: value 1 supported, 0 shown and not supported.",
-            "rating": "Every rating, 1 to 5.",
-            "pairwise": "Every decided comparison (undecided ones are left out).",
-        }[info.method]),
+        ("votes.csv", votes, votes_description),
         ("targets.csv", TARGET_COLUMNS, "Weighting targets of the published ranking."),
         ("ranking.csv", tuple(ranking), "The published ranking, as idmx rank writes it."),
         ("runs.csv", RUN_COLUMNS, "Ranking runs computed after closing, with their parameters."),
@@ -612,6 +627,15 @@ class ConsultationEntry:
     title_es: str
     title_en: str
     closes_at: datetime
+
+    @property
+    def kind(self) -> str:
+        """The sufficient statistics of the consultation's vote mode (what its vote rows look like)."""
+        return votemodes.get(self.method).statistics
+
+    @property
+    def vote_columns(self) -> tuple[str, str, str]:
+        return votemodes.get(self.method).file_columns
 
     @property
     def zip_name(self) -> str:

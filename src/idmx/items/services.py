@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from idmx import clock, i18n
+from idmx import clock, i18n, votemodes
 from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
@@ -31,7 +31,7 @@ from idmx.notify import services as outbox
 from idmx.plans import policy
 from idmx.plans import services as items
 from idmx.plans.labels import event_label, source_label, status_label
-from idmx.ranking.compute import NOT_STATED
+from idmx.statistics import NOT_STATED
 
 PublicStatus = policy.PublicStatus
 
@@ -285,7 +285,7 @@ def _consultation_support(s: Session, proposal_id: int, names: dict[str, str]) -
         heading=_("Support in %(consultation)s") % {"consultation": support_row.consultation_title},
         rows=[support_row], total_n_eff=support_row.n_eff, total_n_votes=support_row.n_votes,
         method_note=_("Per-sector ranks are not computed for pairwise consultations.")
-        if c.voting_method == m.VotingMethod.pairwise else "",
+        if votemodes.get(c.voting_method).statistics == "pairwise" else "",
     )
 
 

@@ -35,6 +35,7 @@ from idmx.accounts.services import StaffPrincipal
 from idmx.audit import record, snapshot
 from idmx.consultations import rules
 from idmx.consultations.forms import ProposalForm
+from idmx.consultations.services import author_votes
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.db.upsert import insert_for
@@ -135,13 +136,11 @@ def _approve(s: Session, who: StaffPrincipal, p: m.Proposal, institution_id: int
 
 
 def _author_supports(s: Session, p: m.Proposal, now: datetime) -> None:
-    """As for unmoderated proposals: in an open approval consultation the author supports their own."""
+    """As for unmoderated proposals: in an open consultation the author casts their mode's author vote."""
     c = s.get(m.Consultation, p.consultation_id)
-    if p.author_id is None or c is None or c.voting_method != m.VotingMethod.approval or not rules.is_open(c, now):
+    if p.author_id is None or c is None or not rules.is_open(c, now):
         return
-    row = {"respondent_id": p.author_id, "proposal_id": p.id, "consultation_id": p.consultation_id}
-    s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(), [row])
-    s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(), [{**row, "value": 1, "cast_at": now}])
+    author_votes(s, c.voting_method, p.author_id, p.id, p.consultation_id, now)
 
 
 def _hide(s: Session, who: StaffPrincipal, p: m.Proposal, institution_id: int | None, reason: str, now: datetime) -> None:

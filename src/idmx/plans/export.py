@@ -14,15 +14,18 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from idmx.db import models as m
+from idmx.enums import PlanSource
 from idmx.errors import NotFound
 from idmx.formats import xlsx
 from idmx.formats.safety import csv_lines
 from idmx.i18n import gettext as _
 from idmx.plans import labels
 from idmx.plans.policy import PublicStatus
+
+if TYPE_CHECKING:
+    from idmx.db.models import Institution
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -46,7 +49,7 @@ class PlanRecord:
     id: int
     title: str
     description: str
-    source: m.PlanSource | str
+    source: PlanSource | str
     public_status: PublicStatus | str
     policy_due: date | None = None
     due_date: date | None = None
@@ -114,7 +117,7 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def render(records: Iterable[PlanRecord], fmt: str, *, on: date, institution: m.Institution | None = None,
+def render(records: Iterable[PlanRecord], fmt: str, *, on: date, institution: Institution | None = None,
            institution_name: str = "", sheet_title: str = "Plan") -> Iterator[bytes]:
     """The plan in one of `FORMATS`, as chunks of bytes.
 

@@ -1,7 +1,7 @@
 """`idmx rank`: rank a consultation from the database (and store the run), or rank exported files.
 
-Both ways go through the same code (`idmx.ranking.services.compute_ranking`), so the files written by
-`runs.write_inputs` reproduce a stored run: the same fingerprint and a byte-identical ranking.csv.
+Both ways go through the same code (`idmx.ranking.pipeline.compute_ranking`), so the files written by
+`idmx.ranking.services.write_inputs` reproduce a stored run: the same fingerprint and a byte-identical ranking.csv.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
+from idmx import commandline, votemodes
+from idmx.errors import NotFound
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -18,7 +21,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--respondents", type=FILE, help="R.csv: respondent_id plus one column per weighting variable.")
 @click.option("--votes", type=FILE, help="V.csv: respondent_id,proposal_id,value (approval 0/1, rating 1-5) "
               "or respondent_id,winner_id,loser_id (pairwise).")
-@click.option("--mode", type=click.Choice(["approval", "rating", "pairwise"]), help="How V.csv votes.")
+@click.option("--mode", type=click.Choice([mode.code for mode in votemodes.all_modes()]), help="How V.csv votes.")
 @click.option("--targets", type=FILE, help="T.csv: variable,category,target (totals or shares). "
               "Without it every respondent weighs the same.")
 @click.option("--cap", type=click.FloatRange(min=1), help="Trim weights to at most CAP times the mean weight.")
@@ -30,7 +33,9 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Rank by the interval's lower end or by the point estimate.")
 @click.option("--out", type=FILE, help="Where to write ranking.csv (file mode).")
 @click.option("--weights-out", type=FILE, help="Also write weights.csv: respondent_id,weight (file mode).")
-def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out) -> None:
+@click.option("--due", is_flag=True, help="Compute every run that is due, as the worker does: the final run of "
+              "each consultation that closed, and a fresh one of each live one.")
+def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out, due) -> None:
     """Rank proposals with weighted scores, uncertainty intervals and an input fingerprint.
 
     \b
@@ -38,13 +43,18 @@ def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_b
       idmx rank --consultation idmx-2027
     From files (prints the fingerprint; no database needed):
       idmx rank --respondents R.csv --votes V.csv --mode approval [--targets T.csv] --out ranking.csv
+    Every run that is due (what the worker does every minute):
+      idmx rank --due
     """
-    from idmx.ranking.compute import RankingError
     from idmx.ranking.files import InputFileError
     from idmx.ranking.pipeline import RunParams
+    from idmx.statistics import RankingError
 
     file_options = {"--respondents": respondents, "--votes": votes, "--mode": mode, "--targets": targets,
                     "--out": out, "--weights-out": weights_out}
+    if due:
+        _rank_due()
+        return
     try:
         if slug is not None:
             given = [k for k, v in file_options.items() if v is not None and k != "--mode"]
@@ -87,31 +97,18 @@ def _write(path: Path, text: str) -> None:
 
 
 def _rank_consultation(slug: str, params) -> None:
-    from sqlalchemy import select
-
-    from idmx import migrations
-    from idmx.cli import _database, _settings
-    from idmx.db import models as m
     from idmx.ranking import services as runs
 
-    database = _database(_settings())
-    try:
-        if migrations.is_empty(database.engine):
-            raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
-        with database.read() as s:
-            cid = s.scalar(select(m.Consultation.id).where(m.Consultation.slug == slug))
-        if cid is None:
-            raise click.ClickException(f"there is no consultation {slug!r}")
+    with commandline.database() as database, commandline.refusals():
+        try:
+            cid = runs.consultation_id(database, slug)
+        except NotFound:
+            raise click.ClickException(f"there is no consultation {slug!r}") from None
         run = runs.run_for_consultation(database, cid, params)
-        top = run.results[:10]
-        with database.read() as s:
-            titles = dict(s.execute(
-                select(m.Proposal.id, m.Proposal.title).where(m.Proposal.id.in_([r["proposal_id"] for r in top]))
-            ).all())
-    finally:
-        database.dispose()
+        titles = runs.titles(database, cid)
+    top = run.results[:10]
     sm = run.summary
-    click.echo(f"run {run.id}: {slug}, {run.method.value}, {sm['proposals']} proposals, {sm['respondents']} respondents "
+    click.echo(f"run {run.id}: {slug}, {run.method}, {sm['proposals']} proposals, {sm['respondents']} respondents "
                f"(Kish effective n {sm['n_eff']:.1f})")
     click.echo(f"fingerprint: {run.fingerprint}")
     click.echo(f"{'rank':>4}  {'score':>7}  {'interval':>17}  {'n_votes':>7}  proposal")
@@ -119,3 +116,14 @@ def _rank_consultation(slug: str, params) -> None:
         score = "" if r["score"] is None else f"{r['score']:.3f}"
         interval = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         click.echo(f"{r['rank']:>4}  {score:>7}  {interval:>17}  {r['n_votes']:>7}  #{r['proposal_id']} {titles.get(r['proposal_id'], '')}")
+
+
+def _rank_due() -> None:
+    from idmx.ranking import services as runs
+
+    with commandline.database() as database:
+        done = runs.refresh_due(database)
+    for job, run_id in done:
+        what = "final run" if job.final else "live run"
+        click.echo(f"{job.slug}: {what} {run_id}" if run_id is not None else f"{job.slug}: nothing to rank yet")
+    click.echo(f"idmx: {len(done)} run(s) due", err=True)

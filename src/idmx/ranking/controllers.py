@@ -7,18 +7,16 @@ and `idmx rank`), so a page never waits for a computation and many readers never
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
-from idmx import clock
+from idmx import clock, votemodes
 from idmx.consultations import services as participation
 from idmx.db import Database
-from idmx.db import models as m
 from idmx.errors import NotFound
 from idmx.formats.safety import csv_lines
 from idmx.i18n import format_number
@@ -27,25 +25,14 @@ from idmx.ranking import services as runs
 from idmx.ranking import views
 from idmx.web import page
 
-
-def segment_mix(run: m.RankingRun, names: dict[str, str]) -> list[dict[str, Any]]:
-    totals: dict[str, int] = defaultdict(int)
-    for cell in run.summary.get("cell_weights", []):
-        totals[str(cell.get("segment", "not_stated"))] += int(cell["respondents"])
-    n = sum(totals.values()) or 1
-    targets = {c: float(t) for v, c, t in run.params.get("targets", []) if v == "segment"}
-    target_total = sum(targets.values()) or 1.0
-    return [
-        {"code": code, "name": names.get(code, code), "n": totals[code], "share": totals[code] / n,
-         "target": targets[code] / target_total if code in targets else None}
-        for code in sorted(totals, key=lambda k: (k == "not_stated", names.get(k, k)))
-    ]
+if TYPE_CHECKING:
+    from idmx.db.models import RankingRun
 
 
 class ResultsController(Controller):
     path = "/c/{slug:str}/results"
 
-    def _load(self, db: Database, slug: str) -> tuple[participation.ConsultationView, m.RankingRun | None]:
+    def _load(self, db: Database, slug: str) -> tuple[participation.ConsultationView, RankingRun | None]:
         view = participation.get_consultation(db, slug)
         now = clock.now()
         if not view.results_visible(now):
@@ -68,16 +55,16 @@ class ResultsController(Controller):
                 segment = ""
             if segment:
                 rows = views.by_segment(rows, run.segment_ranks, segment)
-            mix = segment_mix(run, names)
-        scale = (1.0, 5.0) if c.voting_method == m.VotingMethod.rating else (0.0, 1.0)
-        chart = views.interval_chart(rows, scale)
+            mix = views.segment_mix(run.summary, run.params, names)
+        mode = votemodes.get(c.voting_method)
+        chart = views.interval_chart(rows, mode.scale)
         context = {
             "view": view, "c": c, "phase": view.phase(clock.now()), "run": run,
             "pending": run is None and runs.has_votes(db, c.id), "summary": run.summary if run else {},
             "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
             "mix": mix, "segment_names": {k: names.get(k, k) for k in comparison["codes"]} or {},
-            "fmt": (lambda v: format_number(v, 2)) if c.voting_method == m.VotingMethod.rating
-            else (lambda v: format_number(v * 100, 1) + "\u00a0%"),
+            "fmt": (lambda v: format_number(v * 100, 1) + "\u00a0%") if mode.scale == (0.0, 1.0)
+            else (lambda v: format_number(v, 2)),
         }
         return page(request, "ranking/results.html", context, fragment="ranking/_results.html")
 
@@ -85,7 +72,7 @@ class ResultsController(Controller):
     def results_csv(self, slug: FromPath[str], db: NamedDependency[Database]) -> Response:
         view, run = self._load(db, slug)
         titles = runs.titles(db, view.id)
-        pairwise = view.consultation.voting_method == m.VotingMethod.pairwise
+        pairwise = votemodes.get(view.consultation.voting_method).statistics == "pairwise"
         header = ["rank", "proposal_id", "title", "score", "ci_low", "ci_high", "n_eff", "n_votes"] + (["theta"] if pairwise else [])
         results = run.results if run else []
         body = csv_lines(header, (

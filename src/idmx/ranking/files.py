@@ -72,7 +72,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from idmx.ranking.compute import NOT_STATED
+from idmx import votemodes
+from idmx.statistics import NOT_STATED
 
 __all__ = [
     "FORMAT",
@@ -229,7 +230,7 @@ def statistics_fingerprint(
 ) -> str:
     """Format 3 (see the module docstring): ``cells`` sorted by their categories with
     ``respondents``; ``stats`` with ``proposal_id, cell`` and the method's `STATISTICS`."""
-    columns = list(STATISTICS[method])
+    columns = list(STATISTICS[votemodes.get(method).statistics])
     fp = Fingerprint(STATISTICS_FORMAT)
     _hash_cells(fp, cells, variables)
     ids, codes = _codes(stats["proposal_id"].to_numpy())
@@ -502,8 +503,7 @@ class VotesFile:
 
     @property
     def header(self) -> tuple[str, str, str]:
-        return ("respondent_id", "winner_id", "loser_id") if self.method == "pairwise" else (
-            "respondent_id", "proposal_id", "value")
+        return votemodes.get(self.method).file_columns
 
 
 @dataclass(frozen=True)
@@ -537,8 +537,9 @@ def read_respondents(path: str | Path, label: str | None = None) -> RespondentsF
 def read_votes(path: str | Path, method: str, respondents: RespondentsFile, label: str | None = None) -> VotesFile:
     path = Path(path)
     label = label or str(path)
-    pairwise = method == "pairwise"
-    header = ["respondent_id", "winner_id", "loser_id"] if pairwise else ["respondent_id", "proposal_id", "value"]
+    mode = votemodes.get(method)
+    pairwise = mode.statistics == "pairwise"
+    header = list(mode.file_columns)
     frame = _read(path, label, header)
     frame = frame[[*header, "_line"]]
     if len(frame) == 0:
@@ -569,17 +570,18 @@ def read_votes(path: str | Path, method: str, respondents: RespondentsFile, labe
     else:
         frame["proposal_id"] = _canonical_ids(frame["proposal_id"])
         value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
-        if method == "approval":
+        if mode.statistics == "approval":
             bad = ~np.isin(value, (0.0, 1.0))
             expected = "1 (supported) or 0 (shown, not supported)"
         else:
-            bad = ~((value >= 1) & (value <= 5))
-            expected = "a rating from 1 to 5"
+            low, high = mode.values
+            bad = ~((value >= low) & (value <= high))
+            expected = f"a rating from {low} to {high}"
         if bad.any():
             i = _first(bad)
             raise InputFileError(label, f"value {frame['value'].iloc[i]!r} is not {expected}",
                                  line=int(lines.iloc[i]), column="value")
-        if method == "approval" or np.all(value == np.round(value)):
+        if mode.statistics == "approval" or np.all(value == np.round(value)):
             frame["value"] = value.astype(np.int64)
         else:
             frame["value"] = value

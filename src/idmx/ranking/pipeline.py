@@ -44,9 +44,11 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from threadpoolctl import threadpool_limits
 
-from idmx.ranking import compute, files
-from idmx.ranking.compute import NOT_STATED, RankingError
+from idmx import statistics as compute
+from idmx import votemodes
+from idmx.ranking import files
 from idmx.ranking.files import InputFileError
+from idmx.statistics import NOT_STATED, RankingError
 
 __all__ = [
     "CellInputs",
@@ -61,8 +63,15 @@ __all__ = [
     "result_rows",
 ]
 
-METHODS = ("approval", "rating", "pairwise")
 VALUES = {**{k: list(v) for k, v in files.STATISTICS.items()}, "pairwise": ["wins"]}
+
+
+def kind_of(method: str) -> str:
+    """The sufficient statistics a vote mode's runs read: "approval", "rating" or "pairwise"."""
+    try:
+        return votemodes.get(method).statistics
+    except ValueError as exc:
+        raise RankingError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,9 @@ class RunParams:
     rank_by: str = "lower"
 
     def check(self) -> None:
-        if self.method is not None and self.method not in METHODS:
-            raise RankingError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method is not None and self.method not in {mode.code for mode in votemodes.all_modes()}:
+            raise RankingError(f"method must be a vote mode ({', '.join(mode.code for mode in votemodes.all_modes())}), "
+                               f"got {self.method!r}")
         if self.cap is not None and not (np.isfinite(self.cap) and self.cap >= 1):
             raise RankingError(f"cap must be a number >= 1 (a multiple of the mean weight), got {self.cap!r}")
         if not (np.isfinite(self.ridge) and self.ridge >= 0):
@@ -186,21 +196,21 @@ def _records(frame: pd.DataFrame, converters: dict[str, Callable[[Any], Any]]) -
 def result_rows(ranked: pd.DataFrame, method: str) -> list[dict[str, Any]]:
     """Rows as stored and printed: rank, proposal_id, score, ci_low, ci_high, n_eff, n_votes
     (+ theta for pairwise), floats rounded to 10 decimals, NaN as None."""
-    columns = list(files.RESULT_COLUMNS) + (["theta"] if method == "pairwise" else [])
+    columns = list(files.RESULT_COLUMNS) + (["theta"] if kind_of(method) == "pairwise" else [])
     return _records(ranked[columns], {c: _round for c in columns if c != "proposal_id"})
 
 
 def _segment_ranks(
     inputs: CellInputs, weights: pd.Series, params: RunParams, overall: pd.DataFrame
 ) -> list[dict[str, Any]] | None:
-    if inputs.method == "pairwise" or "segment" not in inputs.variables:
+    mode = votemodes.get(inputs.method)
+    if mode.scorer is None or "segment" not in inputs.variables:
         return None
     stats = inputs.stats.copy()
     # Categorical: the segment of each of the many statistics rows without a string per row.
     codes, labels = pd.factorize(inputs.cells["segment"])
     stats["segment"] = pd.Categorical.from_codes(codes[stats["cell"].to_numpy()], categories=labels)
-    scorer = compute.approval_scores if inputs.method == "approval" else compute.rating_scores
-    table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, scorer, overall)
+    table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, mode.scorer, overall)
     return _records(table, {})
 
 
@@ -214,10 +224,9 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         w = weights.to_numpy()
         counts = inputs.cells["respondents"].to_numpy(dtype=float)
         stats = inputs.stats
-        if inputs.method == "approval":
-            scores = compute.approval_scores(stats[["proposal_id", "cell", "exposures", "supporters"]], weights, params.confidence)
-        elif inputs.method == "rating":
-            scores = compute.rating_scores(stats[["proposal_id", "cell", "n", "sum", "sumsq"]], weights, params.confidence)
+        mode = votemodes.get(inputs.method)
+        if mode.scorer is not None:
+            scores = mode.scorer(stats[["proposal_id", "cell", *VALUES[mode.statistics]]], weights, params.confidence)
         else:
             # One frame serves as both the wins (summed per pair inside) and the clusters. Weights
             # are constant within a row, so weight_sq = w**2 * wins is exact.
@@ -237,7 +246,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         timings["segment_ranks"] = time.perf_counter() - t
     total_w = float((counts * w).sum())
     n_eff = total_w**2 / float((counts * w * w).sum()) if total_w > 0 else 0.0
-    value_col = {"approval": "exposures", "rating": "n", "pairwise": "wins"}[inputs.method]
+    value_col = {"approval": "exposures", "rating": "n", "pairwise": "wins"}[mode.statistics]
     summary = {
         "respondents": int(counts.sum()),
         "cells": len(inputs.cells),
@@ -353,7 +362,7 @@ def tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> pd
     order = slots[filled]
     proposal = filled // n_cells
     columns = {"proposal_id": ids.to_numpy()[proposal], "cell": filled - proposal * n_cells}
-    for j, col in enumerate(VALUES[method]):
+    for j, col in enumerate(VALUES[kind_of(method)]):
         columns[col] = tally[:, 3 + j][order]
     return pd.DataFrame(columns, copy=False)  # fresh arrays: no need to copy them into one block
 
@@ -459,12 +468,13 @@ def file_inputs(
     vframe = votes.frame
     vcell = cell_by_id.reindex(pd.Index(vframe["respondent_id"])).to_numpy(dtype=np.int64)
     method = votes.method
-    if method == "approval":
+    kind = kind_of(method)
+    if kind == "approval":
         g = pd.DataFrame({"proposal_id": vframe["proposal_id"].to_numpy(), "cell": vcell,
                           "value": vframe["value"].to_numpy(dtype=np.int64)})
         stats = g.groupby(["proposal_id", "cell"], sort=True).agg(
             exposures=("value", "size"), supporters=("value", "sum")).reset_index()
-    elif method == "rating":
+    elif kind == "rating":
         value = vframe["value"].to_numpy()
         g = pd.DataFrame({"proposal_id": vframe["proposal_id"].to_numpy(), "cell": vcell,
                           "value": value, "sq": value * value})
@@ -476,7 +486,7 @@ def file_inputs(
             rframe["respondent_id"].to_numpy(), resp_cell,
         )
     for col in stats.columns:
-        if col in ("cell", *VALUES[method]) and stats[col].dtype.kind in "iu":
+        if col in ("cell", *VALUES[kind]) and stats[col].dtype.kind in "iu":
             stats[col] = stats[col].astype(np.int64)
     target_frame = targets.frame[["variable", "category", "target"]] if targets is not None else None
     return CellInputs(method, variables, cells, stats, target_frame), resp_cell
@@ -491,9 +501,9 @@ def rank_files(
 ) -> FileRun:
     """`idmx rank` on files: validate, fingerprint, reduce to cells, compute (no database)."""
     params = params or RunParams(method=method)
-    if method not in METHODS:
-        raise RankingError(f"mode must be one of {', '.join(METHODS)}, got {method!r}")
+    RunParams(method=method).check()
     params.check()
+    kind = kind_of(method)
     respondents = files.read_respondents(respondents_path)
     votes = files.read_votes(votes_path, method, respondents)
     targets = files.read_targets(targets_path, respondents) if targets_path is not None else None
@@ -508,14 +518,14 @@ def rank_files(
         inputs.cells, inputs.variables, resp_cell, vote_resp,
         vframe[votes.header[1]].to_numpy(), vframe[votes.header[2]].to_numpy(), votes.header, target_frame,
     )
-    if method == "pairwise":
+    if kind == "pairwise":
         inputs.stats = canonical_clusters(inputs.stats, respondents.frame["respondent_id"], canon.number)
         fingerprint, earlier = canon.fingerprint, None
     else:
-        fingerprint = files.statistics_fingerprint(inputs.cells, inputs.variables, inputs.stats, method, target_frame)
+        fingerprint = files.statistics_fingerprint(inputs.cells, inputs.variables, inputs.stats, kind, target_frame)
         earlier = canon.fingerprint
     weights, _ = cell_weights(inputs.cells, inputs.variables, inputs.targets, params.cap)
-    if method == "pairwise" and params.ridge == 0:
+    if kind == "pairwise" and params.ridge == 0:
         cell_by_id = pd.Series(resp_cell, index=pd.Index(respondents.frame["respondent_id"]))
         vote_w = weights.to_numpy()[cell_by_id.reindex(pd.Index(votes.frame["respondent_id"])).to_numpy()]
         _check_connected(votes, vote_w)

@@ -50,7 +50,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from idmx.db import models as m
-from idmx.ranking.compute import NOT_STATED
+from idmx.statistics import NOT_STATED
 
 __all__ = [
     "VARIABLES",
@@ -110,10 +110,11 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _method(method: str | m.VotingMethod) -> str:
+def _method(method: str) -> str:
+    """The statistics these queries read, by the name `idmx.votemodes` gives them (a mode's `statistics`)."""
     value = str(getattr(method, "value", method))
     if value not in ("approval", "rating", "pairwise"):
-        raise ValueError(f"unknown ranking method {method!r}")
+        raise ValueError(f"unknown statistics {method!r} (approval, rating or pairwise)")
     return value
 
 

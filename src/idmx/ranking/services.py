@@ -22,13 +22,13 @@ import pandas as pd
 from sqlalchemy import exists, func, select
 
 import idmx
-from idmx import clock
+from idmx import clock, votemodes
 from idmx.db import Database
 from idmx.db import models as m
+from idmx.errors import NotFound
 from idmx.i18n import gettext as _
 from idmx.i18n import localised
 from idmx.ranking import files, queries
-from idmx.ranking.compute import NOT_STATED, RankingError
 from idmx.ranking.pipeline import (
     CellInputs,
     RunParams,
@@ -37,10 +37,12 @@ from idmx.ranking.pipeline import (
     cells_of,
     compute_ranking,
     effective_targets,
+    kind_of,
     pair_counts,
     tally_stats,
     vote_respondents,
 )
+from idmx.statistics import NOT_STATED, RankingError
 
 
 @dataclass
@@ -62,7 +64,7 @@ def _consultation_method(session, consultation_id: int, params: RunParams) -> st
     method = session.scalar(select(m.Consultation.voting_method).where(m.Consultation.id == consultation_id))
     if method is None:
         raise RankingError(f"there is no consultation with id {consultation_id}")
-    method = str(method.value)
+    method = str(method)
     if params.method is not None and params.method != method:
         raise RankingError(f"the consultation votes by {method}; it cannot be ranked as {params.method}")
     return method
@@ -84,23 +86,24 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     with db.read() as s:
         queries.consistent_snapshot(s)
         method = _consultation_method(s, consultation_id, params)
+        kind = kind_of(method)  # what the queries read: the mode's sufficient statistics
         t = time.perf_counter()
-        cell_counts = queries.respondent_cells(s, consultation_id, method)
+        cell_counts = queries.respondent_cells(s, consultation_id, kind)
         if len(cell_counts) == 0:
             raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
         cells = cells_frame(cell_counts, variables, count="respondents")
         targets, source = effective_targets(queries.stored_targets(s, consultation_id), cells, params)
         stats = None
-        if method != "pairwise":
+        if kind != "pairwise":
             largest = int(cell_counts["respondents"].max())
-            stats = tally_stats(queries.tally_rows(s, consultation_id, method, largest), cell_counts, method)
+            stats = tally_stats(queries.tally_rows(s, consultation_id, kind, largest), cell_counts, method)
             if len(stats) == 0:
                 raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
         timings["aggregate"] = time.perf_counter() - t
-        if method == "pairwise" or keep_rows:
+        if kind == "pairwise" or keep_rows:
             t = time.perf_counter()
-            ids, cell_of = _respondents(s, consultation_id, method, cell_counts)
-            parts = list(_vote_arrays(s, consultation_id, method))
+            ids, cell_of = _respondents(s, consultation_id, kind, cell_counts)
+            parts = list(_vote_arrays(s, consultation_id, kind))
             rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
             del parts
             timings["rows"] = time.perf_counter() - t
@@ -108,12 +111,12 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     number = None
     if rows is not None:
         canon = files.canonical_fingerprint(cells, variables, cell_of, vote_respondents(rows, ids), rows[:, 1],
-                                            rows[:, 2], queries.vote_header(method), targets)
+                                            rows[:, 2], votemodes.get(method).file_columns, targets)
         number = canon.number
-    fingerprint = (canon.fingerprint if method == "pairwise"
+    fingerprint = (canon.fingerprint if kind == "pairwise"
                    else files.statistics_fingerprint(cells, variables, stats, method, targets))
     timings["fingerprint"] = time.perf_counter() - t
-    if method == "pairwise":
+    if kind == "pairwise":
         t = time.perf_counter()
         stats = canonical_clusters(pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, cell_of), ids, number)
         timings["pair_counts"] = time.perf_counter() - t
@@ -210,7 +213,7 @@ def run_for_consultation(db: Database, consultation_id: int, params: RunParams |
     with db.write() as s:
         run = m.RankingRun(
             consultation_id=consultation_id,
-            method=m.VotingMethod(read.inputs.method),
+            method=read.inputs.method,
             params=stored_params,
             fingerprint=read.fingerprint,
             code_version=str(idmx.__version__)[:40],
@@ -227,7 +230,7 @@ def latest_run(db: Database, consultation_id: int, method: str | None = None) ->
     """The consultation's most recent run (of ``method``, if given), or None."""
     stmt = select(m.RankingRun).where(m.RankingRun.consultation_id == consultation_id)
     if method is not None:
-        stmt = stmt.where(m.RankingRun.method == m.VotingMethod(method))
+        stmt = stmt.where(m.RankingRun.method == str(method))
     stmt = stmt.order_by(m.RankingRun.created_at.desc(), m.RankingRun.id.desc()).limit(1)
     with db.read() as s:
         return s.scalar(stmt)
@@ -273,7 +276,7 @@ def write_inputs(
     rows = read.rows
     vote_number = number[np.searchsorted(read.respondent_ids, rows[:, 0])]
     vorder = np.lexsort((rows[:, 2], rows[:, 1], vote_number))
-    header = queries.vote_header(inputs.method)
+    header = votemodes.get(inputs.method).file_columns
     by_number = {int(n): label(int(n)) for n in number} if respondent_id is not None else None
     vframe = pd.DataFrame({
         header[0]: vote_number[vorder] if by_number is None else [by_number[int(n)] for n in vote_number[vorder]],
@@ -348,6 +351,14 @@ def has_votes(db: Database, consultation_id: int) -> bool:
     with db.read() as s:
         return bool(s.scalar(select(exists().where(m.Vote.consultation_id == consultation_id)))
                     or s.scalar(select(exists().where(m.PairwiseVote.consultation_id == consultation_id))))
+
+
+def consultation_id(db: Database, slug: str) -> int:
+    with db.read() as s:
+        cid = s.scalar(select(m.Consultation.id).where(m.Consultation.slug == slug))
+    if cid is None:
+        raise NotFound(_("There is no consultation at this address.") + f" ({slug})")
+    return cid
 
 
 def titles(db: Database, consultation_id: int) -> dict[int, str]:

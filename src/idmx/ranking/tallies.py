@@ -9,10 +9,14 @@ them after a bulk load that bypassed triggers (PostgreSQL ``session_replication_
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from idmx.db import Database
+from idmx.db import models as m
 from idmx.db.models import TALLY_WORDS
+from idmx.errors import NotFound
+from idmx.i18n import gettext as _
 
 __all__ = ["VALUES", "differences", "rebuild"]
 
@@ -137,3 +141,21 @@ def rebuild(session: Session, consultation_id: int) -> None:
              f" FROM ({_CELLS}) cells"),
         params,
     )
+
+
+def check(db: Database, slug: str | None = None, *, recompute: bool = False) -> tuple[int, list[str]]:
+    """Compare (after `recompute`, rebuild) the tallies of one consultation or of every one; returns how
+    many were checked and one line per difference."""
+    with db.write() if recompute else db.read() as s:
+        stmt = select(m.Consultation.id, m.Consultation.slug).order_by(m.Consultation.id)
+        if slug is not None:
+            stmt = stmt.where(m.Consultation.slug == slug)
+        found = s.execute(stmt).all()
+        if slug is not None and not found:
+            raise NotFound(_("There is no consultation at this address.") + f" ({slug})")
+        problems = []
+        for cid, cslug in found:
+            if recompute:
+                rebuild(s, cid)
+            problems.extend(f"{cslug}: {line}" for line in differences(s, cid))
+    return len(found), problems

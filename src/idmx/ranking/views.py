@@ -5,12 +5,13 @@ Nothing here touches the database or HTTP; the controller passes in the run's ro
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from idmx.ranking.compute import rank
+from idmx.statistics import rank
 
 CRITERIA = ("lower", "point")
 
@@ -114,3 +115,18 @@ def interval_chart(rows: list[Row], scale: tuple[float, float], limit: int = 25,
         "ticks": [(x(t), t) for t in ticks],
         "axis_y": 20,
     }
+
+
+def segment_mix(summary: dict[str, Any], params: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+    """Each segment's respondents, share of the sample and target share, for the run's weighting note."""
+    totals: dict[str, int] = defaultdict(int)
+    for cell in summary.get("cell_weights", []):
+        totals[str(cell.get("segment", "not_stated"))] += int(cell["respondents"])
+    n = sum(totals.values()) or 1
+    targets = {c: float(t) for v, c, t in params.get("targets", []) if v == "segment"}
+    target_total = sum(targets.values()) or 1.0
+    return [
+        {"code": code, "name": names.get(code, code), "n": totals[code], "share": totals[code] / n,
+         "target": targets[code] / target_total if code in targets else None}
+        for code in sorted(totals, key=lambda k: (k == "not_stated", names.get(k, k)))
+    ]

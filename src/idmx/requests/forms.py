@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from idmx.consultations.forms import DESCRIPTION_MAX, TITLE_MAX, TITLE_MIN, USE_MAX
-from idmx.db import models as m
+from idmx.enums import DataRequestKind
 from idmx.fields import check_length, clean_text, id_choice
 from idmx.i18n import gettext as _
 
 REASON_MAX = 2000
 NOTE_MAX = 1000
-KINDS = tuple(k.value for k in m.DataRequestKind)
+KINDS = tuple(k.value for k in DataRequestKind)
 
 
 @dataclass
 class RequestForm:
-    kind: str = m.DataRequestKind.new_dataset.value
+    kind: str = DataRequestKind.new_dataset.value
     title: str = ""
     description: str = ""
     intended_use: str = ""
@@ -43,7 +43,7 @@ def parse_request(form: Mapping[str, Any], *, institutions: set[int], segments: 
     kind = clean_text(form.get("kind"))
     if kind not in KINDS:
         errors["kind"] = _("Choose what you are sending: a request for new data or a problem with published data.")
-        kind = m.DataRequestKind.new_dataset.value
+        kind = DataRequestKind.new_dataset.value
     title = " ".join(clean_text(form.get("title")).split())
     if len(title) < TITLE_MIN:
         errors["title"] = _("Write a title of at least %(min)s characters.") % {"min": TITLE_MIN}
@@ -56,7 +56,7 @@ def parse_request(form: Mapping[str, Any], *, institutions: set[int], segments: 
                                 _("Choose an institution from the list, or “I don't know”."))
     segment_id = id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
     about_item_id = None
-    if kind == m.DataRequestKind.problem.value:
+    if kind == DataRequestKind.problem.value:
         about_item_id = id_choice(form.get("about"), published_items, errors, "about",
                                    _("Choose the published dataset that has the problem."))
         if about_item_id is None and "about" not in errors:

@@ -11,8 +11,7 @@ from idmx.db import Database
 from idmx.i18n import LANGUAGES
 from idmx.site import services
 from idmx.web import page, see_other
-
-LANG_COOKIE = "idmx_lang"
+from idmx.web.locale import LANG_COOKIE
 
 
 class SiteController(Controller):

@@ -1,4 +1,4 @@
-"""Tests of idmx.ranking.compute against published results, hand computations and invariants."""
+"""Tests of idmx.statistics against published results, hand computations and invariants."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from idmx.ranking import compute as c
-from idmx.ranking.compute import (
+from idmx import statistics as c
+from idmx.statistics import (
     RankingError,
     approval_scores,
     approval_scores_from_votes,

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from scipy import optimize, special
 
-from idmx.ranking import compute as c
-from idmx.ranking.compute import bradley_terry, rank
+from idmx import statistics as c
+from idmx.statistics import bradley_terry, rank
 
 
 def _true_scores(theta: np.ndarray) -> np.ndarray:

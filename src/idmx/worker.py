@@ -1,0 +1,101 @@
+"""The background worker: what runs outside requests, on a schedule (APScheduler).
+
+    idmx worker            # a process of its own (production: beside the app processes)
+    idmx serve             # on the embedded default, starts one worker beside the server
+
+Jobs are idempotent functions of the database's state, so a missed or repeated run does no harm and
+nothing is lost when the worker restarts: each run computes what is due now.
+
+* ``rankings`` (every minute): stores the runs that results pages show (`ranking.services.refresh_due`):
+  the final run of every consultation that closed, and a fresh run of every live one every few minutes.
+  Pages never compute a ranking themselves.
+* ``outbox`` (every 30 s, when IDMX_SMTP_URL is set): sends the queued e-mails (`notify.services`).
+
+The scheduler runs each job in its own thread with at most one instance at a time (``max_instances``),
+and folds missed runs into one (``coalesce``). Job failures are logged with the job's name and retried
+at the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from idmx import clock
+from idmx.db import Database
+from idmx.notify import services as outbox
+from idmx.ranking import services as rankings
+from idmx.settings import Settings
+
+log = logging.getLogger("idmx.worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_s: float
+    run: Callable[[Database, Settings], object]
+    enabled: Callable[[Settings], bool] = lambda settings: True
+
+
+def refresh_rankings(db: Database, settings: Settings) -> object:
+    done = rankings.refresh_due(db, clock.now())
+    for job, run_id in done:
+        log.info("ranking %s: %s", job.slug, f"run {run_id}" if run_id is not None else "nothing to rank yet")
+    return done
+
+
+def send_outbox(db: Database, settings: Settings) -> object:
+    report = outbox.send_pending(db, settings)
+    if report.sent or report.failed or report.error:
+        log.info("outbox: %s", report)
+    return report
+
+
+JOBS: tuple[Job, ...] = (
+    Job("rankings", 60, refresh_rankings),
+    Job("outbox", 30, send_outbox, enabled=lambda settings: bool(settings.smtp_url)),
+)
+
+
+def _guarded(job: Job, db: Database, settings: Settings) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job.run(db, settings)
+        except Exception:  # one failed run must not stop the schedule; it is retried at the next tick
+            log.exception("job %s failed", job.name)
+
+    return run
+
+
+def scheduler(db: Database, settings: Settings, jobs: tuple[Job, ...] = JOBS) -> BlockingScheduler:
+    sched = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=2)}, timezone="UTC")
+    for job in jobs:
+        if job.enabled(settings):
+            sched.add_job(_guarded(job, db, settings), "interval", seconds=job.every_s, id=job.name, name=job.name,
+                          max_instances=1, coalesce=True, next_run_time=clock.now())
+    return sched
+
+
+def run(settings: Settings) -> None:
+    """Run the schedule until SIGTERM or SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    db = Database(settings.database_url, pool_size=3, max_overflow=2)
+    sched = scheduler(db, settings)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("worker stopping (signal %s)", signum)
+        sched.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker started: %s", ", ".join(job.id for job in sched.get_jobs()))
+    try:
+        sched.start()
+    finally:
+        db.dispose()

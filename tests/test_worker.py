@@ -1,0 +1,57 @@
+"""The background worker: it stores the runs results pages show, and `idmx worker` stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from idmx import worker
+from idmx.db import models as m
+from tests import factories as f
+from tests.ranking.test_results_pages import _votes
+
+
+def _runs(db) -> int:
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(m.RankingRun)) or 0
+
+
+def _closed_with_votes(db):
+    c = f.consultation(db, phase="closed")
+    ids = f.proposals(db, c.id, ["Calidad del aire por estación", "Escuelas públicas"])
+    _votes(db, c, ids, [("journalists", {0: True, 1: False}), ("public_officials", {0: False, 1: True})])
+    return c
+
+
+def test_the_rankings_job_stores_each_final_run_once(db, settings):
+    c = _closed_with_votes(db)
+    done = worker.refresh_rankings(db, settings)
+    assert [(job.slug, job.final) for job, run_id in done if run_id] == [(c.slug, True)]
+    assert worker.refresh_rankings(db, settings) == [] and _runs(db) == 1
+
+
+def test_the_worker_process_computes_due_runs_and_stops_on_sigterm(db, tmp_path):
+    _closed_with_votes(db)
+    env = {**os.environ, "IDMX_DATABASE_URL": db.url, "IDMX_ENV": "test", "IDMX_VAR_DIR": str(tmp_path),
+           "IDMX_SECRET_KEY": "x" * 40}
+    proc = subprocess.Popen([sys.executable, "-m", "idmx", "worker"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _runs(db) == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert _runs(db) == 1, "the worker stored no run within 60 s"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0]
+    assert "worker started: rankings" in output
