@@ -127,8 +127,11 @@ class ConsultationController(Controller):
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
         back = safe_next(data.get("next") or request.query_params.get("next"), default)
-        if wants_fragment(request):
-            response: Response = page(request, mode.partial, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
+        if wants_fragment(request) and request.headers.get("hx-trigger-name") == "support_instead":
+            # The similar-proposal hint: go to the proposal the respondent chose to support.
+            response: Response = Response("", headers={"HX-Redirect": back})
+        elif wants_fragment(request):
+            response = page(request, mode.partial, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
                                                          "phase": c.phase(now), "saved": True,
                                                          "next_url": back.split("#")[0]})
         else:
