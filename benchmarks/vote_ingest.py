@@ -75,7 +75,7 @@ class Server:
         self.stopped = False
 
     def start(self, timeout: float = 180.0) -> bool:
-        cmd = [sys.executable, "-m", "idmx", "serve", "--demo", "--port", str(self.port), "--workers", str(self.workers)]
+        cmd = [sys.executable, "-m", "idmx", "serve", "--demo", "--port", str(self.port), "--workers", str(self.workers), "--no-worker"]
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.tmp, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
