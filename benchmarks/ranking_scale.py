@@ -168,7 +168,7 @@ def _tables(data, rng, segment_ids, state_ids):
 
 
 PROPOSAL_CONST = {"description": "", "intended_use": "", "hidden_reason": "", "from_fixed_list": False,
-                  "n_comparisons": 0, "created_at": "2027-01-01 00:00:00"}
+                  "created_at": "2027-01-01 00:00:00"}
 RESPONDENT_CONST = {"organisation": "", "use_who": "", "use_purpose": "", "use_benefit": "",
                     "created_at": "2027-01-01 00:00:00", "participated_at": "2027-01-01 00:00:00"}
 VOTE_CONST = {"cast_at": CAST_AT}

@@ -30,7 +30,7 @@ BACKENDS = ["sqlite", "postgresql"]
 MUTABLE_TABLES = [
     m.OutboxMessage, m.Follow, m.ItemProposal, m.InfrastructureItem, m.DataRequest, m.PlanEvent, m.PlanItem,
     m.EditionRun, m.EditionTier, m.Edition, m.ApiToken,
-    m.AuditEvent, m.RankingRun, m.PairwiseVote, m.Vote, m.Exposure, m.VoteTally, m.CellRespondents, m.ProposalReport, m.Proposal, m.Respondent,
+    m.AuditEvent, m.RankingRun, m.RateCounter, m.RespondentFlag, m.ComparisonCount, m.PairwiseVote, m.Vote, m.Exposure, m.VoteTally, m.CellRespondents, m.ProposalReport, m.Proposal, m.Respondent,
     m.WeightingTarget, m.Consultation, m.StaffUser,
 ]
 

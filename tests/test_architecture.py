@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ADAPTER_NAMES = {"controllers", "services", "commands", "queries", "tallies", "voting", "guards", "sessions",
                  "throttle", "scope", "http", "openapi", "pagination"}
 # Whole infrastructure modules and packages (the wiring, the database, the web layer).
-INFRASTRUCTURE = {"idmx.__main__", "idmx.app", "idmx.asgi", "idmx.audit", "idmx.cli", "idmx.commandline",
+INFRASTRUCTURE = {"idmx.__main__", "idmx.app", "idmx.asgi", "idmx.audit", "idmx.cli", "idmx.commandline", "idmx.counters",
                   "idmx.migrations", "idmx.seeding", "idmx.worker", "idmx.db", "idmx.web"}
 
 

@@ -54,4 +54,4 @@ def test_the_worker_process_computes_due_runs_and_stops_on_sigterm(db, tmp_path)
         if proc.poll() is None:
             proc.kill()
         output = proc.communicate()[0]
-    assert "worker started: rankings" in output
+    assert "worker started: rankings, comparisons, counters" in output

@@ -20,6 +20,9 @@ from idmx.api.openapi import openapi_config
 from idmx.apitokens.controllers import ApiTokenController
 from idmx.consultation_admin.controllers import StaffConsultationController
 from idmx.consultations.controllers import ConsultationController, ReportController
+from idmx.consultations.participants import BurstLimits
+from idmx.consultations.services import Arrivals
+from idmx.counters import counters_for
 from idmx.db import Database
 from idmx.editions.controllers import EditionController
 from idmx.exports.controllers import CentralExportController, ConsultationDataController
@@ -61,6 +64,13 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     def provide_settings() -> Settings:
         return settings
 
+    counters = counters_for(settings.redis_url, database)
+    arrivals = Arrivals(counters, BurstLimits(settings.new_respondents_per_hour_per_address,
+                                              settings.new_respondents_per_hour_per_network))
+
+    def provide_arrivals() -> Arrivals:
+        return arrivals
+
     async def on_shutdown(app: Litestar) -> None:
         if db is None:  # only dispose what we created; tests own theirs
             database.dispose()
@@ -94,6 +104,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         dependencies={
             "db": Provide(provide_db, sync_to_thread=False, use_cache=True),
             "settings": Provide(provide_settings, sync_to_thread=False, use_cache=True),
+            "arrivals": Provide(provide_arrivals, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
         middleware=[locale_middleware, rate_limit_middleware(settings)],
@@ -110,7 +121,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=reject_impossible_ids,
         request_max_body_size=MAX_BODY_BYTES,
-        state=State({"settings": settings, "db": database}),
+        state=State({"settings": settings, "db": database, "counters": counters}),
         on_shutdown=[on_shutdown],
         debug=False,
         openapi_config=openapi_config(),

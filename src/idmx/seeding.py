@@ -342,11 +342,15 @@ def _demo_pairwise(s, cid, resp_ids, prop_ids, utility, rng, opens) -> None:
     rows = []
     n_prop = len(prop_ids)
     for i, rid in enumerate(resp_ids.tolist()):
+        answered: set[frozenset[int]] = set()
         for k in range(int(rng.integers(5, 15))):
             a, b = rng.choice(n_prop, size=2, replace=False)
             p_a = 1.0 / (1.0 + np.exp(utility[i, b] - utility[i, a]))
             r = rng.random()
             winner = None if r < 0.05 else (a if rng.random() < p_a else b)
+            if frozenset((a, b)) in answered:  # one answer per respondent and pair, as the site keeps
+                continue
+            answered.add(frozenset((a, b)))
             rows.append({
                 "consultation_id": cid, "respondent_id": rid,
                 "left_id": int(prop_ids[a]), "right_id": int(prop_ids[b]),

@@ -79,6 +79,13 @@ def _public_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _previous_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in env.get("IDMX_PREVIOUS_SECRET_KEYS", "").split(",") if k.strip())
+    if any(len(k) < 32 for k in keys):
+        raise SettingsError("IDMX_PREVIOUS_SECRET_KEYS: every key must be at least 32 characters long")
+    return keys
+
+
 def clock_offset(env: Mapping[str, str] | None = None) -> timedelta | None:
     """How far the clock is moved (`idmx.clock`): IDMX_CLOCK_OFFSET in seconds (set by `idmx --now` for the
     processes it starts) or IDMX_NOW, the moment the clock starts at. Development and tests only."""
@@ -124,6 +131,11 @@ class Settings:
     # Sender of e-mails when IDMX_SMTP_URL has no ?from= (empty: noreply@ the public host).
     mail_from: str = ""
     clock_offset: timedelta | None = None
+    # Earlier IDMX_SECRET_KEY values still accepted for respondent cookies while they are re-signed.
+    previous_secret_keys: tuple[str, ...] = ()
+    # New respondents of one consultation per hour from one address / network before they are flagged.
+    new_respondents_per_hour_per_address: int = 30
+    new_respondents_per_hour_per_network: int = 200
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -165,4 +177,7 @@ class Settings:
             public_url=_public_url(env),
             mail_from=env.get("IDMX_MAIL_FROM", ""),
             clock_offset=clock_offset(env),
+            previous_secret_keys=_previous_keys(env),
+            new_respondents_per_hour_per_address=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_ADDRESS", 30, 1, 10_000_000),
+            new_respondents_per_hour_per_network=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_NETWORK", 200, 1, 10_000_000),
         )

@@ -9,6 +9,9 @@ nothing is lost when the worker restarts: each run computes what is due now.
 * ``rankings`` (every minute): stores the runs that results pages show (`ranking.services.refresh_due`):
   the final run of every consultation that closed, and a fresh run of every live one every few minutes.
   Pages never compute a ranking themselves.
+* ``comparisons`` (every 30 s): recounts how often each proposal of an open pairwise consultation was
+  compared, which the pair chooser favours (votes never update a counter: `consultations.services`).
+* ``counters`` (hourly, without Redis): forgets rate-limit windows that ended long ago.
 * ``outbox`` (every 30 s, when IDMX_SMTP_URL is set): sends the queued e-mails (`notify.services`).
 
 The scheduler runs each job in its own thread with at most one instance at a time (``max_instances``),
@@ -27,6 +30,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from idmx import clock
+from idmx.consultations import services as consultations
+from idmx.counters import SqlCounters
 from idmx.db import Database
 from idmx.notify import services as outbox
 from idmx.ranking import services as rankings
@@ -50,6 +55,14 @@ def refresh_rankings(db: Database, settings: Settings) -> object:
     return done
 
 
+def recount_comparisons(db: Database, settings: Settings) -> object:
+    return consultations.recount_comparisons(db, clock.now())
+
+
+def purge_counters(db: Database, settings: Settings) -> object:
+    return SqlCounters(db).purge()
+
+
 def send_outbox(db: Database, settings: Settings) -> object:
     report = outbox.send_pending(db, settings)
     if report.sent or report.failed or report.error:
@@ -59,6 +72,8 @@ def send_outbox(db: Database, settings: Settings) -> object:
 
 JOBS: tuple[Job, ...] = (
     Job("rankings", 60, refresh_rankings),
+    Job("comparisons", 30, recount_comparisons),
+    Job("counters", 3600, purge_counters, enabled=lambda settings: not settings.redis_url),
     Job("outbox", 30, send_outbox, enabled=lambda settings: bool(settings.smtp_url)),
 )
 

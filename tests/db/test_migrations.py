@@ -23,6 +23,8 @@ def _check(db: Database) -> None:
 # Alembic cannot compare a generated column's expression (the databases normalise it) and says so;
 # `tallies.differences` checks what the packed tally columns compute instead.
 @pytest.mark.filterwarnings("ignore:Computed default on vote_tallies")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_models_match_migrations_and_downgrade_round_trips(backend):
     db = Database(backend.new_url(), pool_size=1, max_overflow=2)
     try:

@@ -208,8 +208,9 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
         u = _respondent(s, pairs.id, 20, "citizens", None)
         v = _respondent(s, pairs.id, 21, "private_sector", "19")
         w = _respondent(s, pairs.id, 22, "private_sector", "19")  # only undecided or hidden pairs
+        # One answer per respondent and pair (the database keeps it so); pc beat by pb shown as "pc | pb".
         rows = [
-            (u, pa, pb, pa), (u, pa, pb, pa), (u, pb, pa, pb), (u, pc, pa, None),
+            (u, pa, pb, pa), (u, pc, pb, pb), (u, pc, pa, None),
             (v, pa, pc, pc), (v, pb, pc, pb), (w, pa, pb, None), (w, pa, phidden, pa),
         ]
         s.execute(insert(m.PairwiseVote), [
@@ -226,11 +227,11 @@ def test_rating_and_pairwise_edge_cases_by_hand(db: Database):
     assert rstats.values.tolist() == [[ra, "journalists", "01", 2, 8, 34], [rb, "journalists", "01", 1, 2, 4]]
     assert pcells[["segment", "state", "respondents"]].values.tolist() == [["citizens", NOT_STATED, 1], ["private_sector", "19", 1]]
     assert wins.values.tolist() == [
-        [pa, pb, "citizens", NOT_STATED, 2], [pb, pa, "citizens", NOT_STATED, 1],
+        [pa, pb, "citizens", NOT_STATED, 1], [pb, pc, "citizens", NOT_STATED, 1],
         [pb, pc, "private_sector", "19", 1], [pc, pa, "private_sector", "19", 1],
     ]
-    assert clusters.values.tolist() == [[u, pa, pb, 2], [u, pb, pa, 1], [v, pb, pc, 1], [v, pc, pa, 1]]
-    assert plines == f"{u},{pa},{pb}\n{u},{pa},{pb}\n{u},{pb},{pa}\n{v},{pb},{pc}\n{v},{pc},{pa}\n"
+    assert clusters.values.tolist() == [[u, pa, pb, 1], [u, pb, pc, 1], [v, pb, pc, 1], [v, pc, pa, 1]]
+    assert plines == f"{u},{pa},{pb}\n{u},{pb},{pc}\n{v},{pb},{pc}\n{v},{pc},{pa}\n"
     _check(db, rating.id, "rating")
     _check(db, pairs.id, "pairwise")
     # A run counts the same clusters from its single stream of canonical rows, with the respondents

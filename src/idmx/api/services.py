@@ -166,7 +166,8 @@ def _counts(s: Session, c: m.Consultation, ids: list[int]) -> dict[int, out.Prop
             select(m.PairwiseVote.winner_id, func.count()).where(m.PairwiseVote.winner_id.in_(ids))
             .group_by(m.PairwiseVote.winner_id)
         ).all())
-        seen = dict(s.execute(select(m.Proposal.id, m.Proposal.n_comparisons).where(m.Proposal.id.in_(ids))).all())
+        seen = dict(s.execute(select(m.ComparisonCount.proposal_id, m.ComparisonCount.n)
+                              .where(m.ComparisonCount.proposal_id.in_(ids))).all())
         return {i: out.ProposalCounts(votes=int(seen.get(i) or 0), mean_rating=None, wins=int(wins.get(i, 0)))
                 for i in ids}
     rows = {pid: (n, mean) for pid, n, mean in s.execute(

@@ -319,7 +319,7 @@ def load_fixed_list(
         rows = [
             {"consultation_id": c.id, "title": item.title, "description": item.description,
              "institution_id": item.institution_id, "topic_id": item.topic_id, "intended_use": "",
-             "status": m.ProposalStatus.published, "from_fixed_list": True, "n_comparisons": 0, "hidden_reason": "",
+             "status": m.ProposalStatus.published, "from_fixed_list": True, "hidden_reason": "",
              "created_at": now}
             for item in parsed.items
         ]
@@ -349,7 +349,7 @@ def clone(db: Database, who: StaffPrincipal, consultation_id: int, form: forms.C
             # TODO(plans issue): also leave out proposals that received an institutional answer.
             carried = [
                 {**{name: getattr(p, name) for name in CARRIED_PROPOSAL_FIELDS}, "consultation_id": new.id,
-                 "status": m.ProposalStatus.published, "hidden_reason": "", "n_comparisons": 0, "created_at": now}
+                 "status": m.ProposalStatus.published, "hidden_reason": "", "created_at": now}
                 for p in s.scalars(
                     select(m.Proposal)
                     .where(m.Proposal.consultation_id == source.id, m.Proposal.status == m.ProposalStatus.published)

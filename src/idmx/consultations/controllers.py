@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from idmx import clock
 from idmx.consultations import forms, services, voting
+from idmx.consultations.participants import Participant
 from idmx.db import Database
 from idmx.settings import Settings
 from idmx.web import FormData, form_int, page, safe_next, see_other, wants_fragment
@@ -24,12 +25,16 @@ PROPOSAL_LIMIT = {"rate_limit": "proposal"}
 
 
 
-def _with_cookie(response: Response, token: str, new: bool, settings: Settings) -> Response:
-    return identity.remember(response, token, secure=settings.production) if new else response
+def _with_cookie(response: Response, who: identity.Identity, settings: Settings) -> Response:
+    return identity.remember(response, who, secure=settings.production)
 
 
-def _seed(token: str) -> int:
-    return int(identity.hash_token(token)[:8], 16)
+def _participant(request: Request, who: identity.Identity) -> Participant:
+    return Participant(who.hash, *identity.client_keys(request))
+
+
+def _seed(who: identity.Identity) -> int:
+    return int(who.hash[:8], 16)
 
 
 class ConsultationController(Controller):
@@ -37,10 +42,11 @@ class ConsultationController(Controller):
 
     @get("/", name="consultations:detail", sync_to_thread=True)
     def detail(
-        self, request: Request, slug: FromPath[str], db: NamedDependency[Database], settings: NamedDependency[Settings]
+        self, request: Request, slug: FromPath[str], db: NamedDependency[Database], settings: NamedDependency[Settings],
+        arrivals: NamedDependency[services.Arrivals],
     ) -> Response:
         view = services.get_consultation(db, slug)
-        token, new = identity.ensure_token(request)
+        who = identity.identify(request)
         now = clock.now()
         query = services.BrowseQuery(
             q=forms.clean_text(request.query_params.get("q"))[:200],
@@ -50,9 +56,9 @@ class ConsultationController(Controller):
             page=form_int(request.query_params.get("page")) or 1,
         )
         listing = services.browse(
-            db, view, query, seed=_seed(token), token_hash=identity.hash_token(token), now=now,
+            db, view, query, seed=_seed(who), token_hash=who.hash, now=now,
             # Only browsers that kept our cookie are respondents; crawlers never become one.
-            record_exposure=not new,
+            record_exposure=not who.new, who=_participant(request, who), arrivals=arrivals,
         )
         context = {
             "view": view,
@@ -60,10 +66,10 @@ class ConsultationController(Controller):
             "phase": view.phase(now),
             "listing": listing,
             "choices": services.reference_choices(db),
-            "has_profile": services.has_profile(db, view.id, identity.hash_token(token)),
+            "has_profile": services.has_profile(db, view.id, who.hash),
         }
         response = page(request, "consultations/consultation.html", context, fragment="consultations/_proposal_list.html")
-        return _with_cookie(response, token, new, settings)
+        return _with_cookie(response, who, settings)
 
     @get("/propose", name="consultations:propose_form", sync_to_thread=True)
     def propose_form(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
@@ -83,6 +89,7 @@ class ConsultationController(Controller):
     def propose(
         self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        arrivals: NamedDependency[services.Arrivals],
     ) -> Response:
         view = services.get_consultation(db, slug)
         choices = services.reference_choices(db)
@@ -91,10 +98,10 @@ class ConsultationController(Controller):
         )
         if not form.valid:
             return self._propose_page(request, db, view, form, status=422)
-        token, new = identity.ensure_token(request)
-        proposal = services.create_proposal(db, view, identity.hash_token(token), form, clock.now())
+        who = identity.identify(request)
+        proposal = services.create_proposal(db, view, _participant(request, who), form, clock.now(), arrivals)
         url = request.app.route_reverse("consultations:proposal", slug=slug, proposal_id=proposal.id)
-        return _with_cookie(see_other(url + "?created=1"), token, new, settings)
+        return _with_cookie(see_other(url + "?created=1"), who, settings)
 
     @get("/similar", name="consultations:similar", sync_to_thread=True)
     def similar(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
@@ -119,10 +126,11 @@ class ConsultationController(Controller):
     def vote(
         self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], data: FormData,
         db: NamedDependency[Database], settings: NamedDependency[Settings],
+        arrivals: NamedDependency[services.Arrivals],
     ) -> Response:
-        token, new = identity.ensure_token(request)
+        who = identity.identify(request)
         now = clock.now()
-        c, mode, stored = voting.cast(db, slug, proposal_id, identity.hash_token(token), data, now)
+        c, mode, stored = voting.cast(db, slug, proposal_id, _participant(request, who), data, now, arrivals)
         default = request.app.route_reverse("consultations:detail", slug=slug)
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
@@ -136,35 +144,36 @@ class ConsultationController(Controller):
                                                          "next_url": back.split("#")[0]})
         else:
             response = see_other(back)
-        return _with_cookie(response, token, new, settings)
+        return _with_cookie(response, who, settings)
 
     @get("/pair", name="consultations:pair", sync_to_thread=True)
     def pair(self, request: Request, slug: FromPath[str], db: NamedDependency[Database], settings: NamedDependency[Settings]) -> Response:
         view = services.get_consultation(db, slug)
-        token, new = identity.ensure_token(request)
-        pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
+        who = identity.identify(request)
+        pair = services.next_pair(db, view.consultation, who.hash, random.Random())
         response = page(
             request, "consultations/pair.html",
             {"view": view, "c": view.consultation, "phase": view.phase(clock.now()), "pair": pair},
             fragment="consultations/_pair.html",
         )
-        return _with_cookie(response, token, new, settings)
+        return _with_cookie(response, who, settings)
 
     @post("/pair", name="consultations:pair_vote", sync_to_thread=True, opt=VOTE_LIMIT)
     def pair_vote(
         self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        arrivals: NamedDependency[services.Arrivals],
     ) -> Response:
         view = services.get_consultation(db, slug)
-        token, new = identity.ensure_token(request)
-        services.record_pair(db, view.consultation, identity.hash_token(token), data, clock.now())
+        who = identity.identify(request)
+        services.record_pair(db, view.consultation, _participant(request, who), data, clock.now(), arrivals)
         if wants_fragment(request):
-            pair = services.next_pair(db, view.consultation, identity.hash_token(token), random.Random())
+            pair = services.next_pair(db, view.consultation, who.hash, random.Random())
             response: Response = page(request, "consultations/_pair.html", {
                 "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "pair": pair, "saved": True})
         else:
             response = see_other(request.app.route_reverse("consultations:pair", slug=slug) + "?saved=1")
-        return _with_cookie(response, token, new, settings)
+        return _with_cookie(response, who, settings)
 
     @get("/profile", name="consultations:profile_form", sync_to_thread=True)
     def profile_form(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
@@ -189,6 +198,7 @@ class ConsultationController(Controller):
     def profile(
         self, request: Request, slug: FromPath[str], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
+        arrivals: NamedDependency[services.Arrivals],
     ) -> Response:
         view = services.get_consultation(db, slug)
         choices = services.reference_choices(db)
@@ -201,9 +211,9 @@ class ConsultationController(Controller):
         )
         if not form.valid:
             return self._profile_page(request, db, view, form, next_url=str(data.get("next", "")), status=422)
-        token, new = identity.ensure_token(request)
-        services.save_profile(db, view.consultation, identity.hash_token(token), form, clock.now())
-        return _with_cookie(see_other(safe_next(data.get("next"), default)), token, new, settings)
+        who = identity.identify(request)
+        services.save_profile(db, view.consultation, _participant(request, who), form, clock.now(), arrivals)
+        return _with_cookie(see_other(safe_next(data.get("next"), default)), who, settings)
 
 
 class ReportController(Controller):

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, literal, select, update
+from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from idmx import clock, votemodes
 from idmx.consultations import rules
 from idmx.consultations.forms import ProfileForm, ProposalForm, ReportForm
 from idmx.consultations.pairing import choose_pair
+from idmx.consultations.participants import BurstLimits, Participant, as_participant, burst_detail
+from idmx.counters import Counters
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.db.upsert import insert_for
@@ -113,12 +115,14 @@ def respondent_id(s: Session, consultation_id: int, token_hash: str | None) -> i
 
 def upsert_respondent(
     s: Session, consultation_id: int, token_hash: str, *, participating: bool, segment_required: bool = False
-) -> int:
-    """Get or create the respondent in one statement; mark when they first took part.
+) -> tuple[int, bool]:
+    """Get or create the respondent; mark when they first took part. Returns the id and whether this
+    call created it (`Arrivals.note` then counts it).
 
     With `segment_required`, a respondent who has not stated a sector is refused (the caller's
     transaction then rolls back, so nothing is stored).
     """
+    existing = respondent_id(s, consultation_id, token_hash)
     now = clock.now()
     table = m.Respondent.__table__
     stmt = insert_for(s, table).values(
@@ -137,7 +141,29 @@ def upsert_respondent(
     rid, segment_id = s.execute(stmt).one()
     if segment_required and segment_id is None:
         raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
-    return rid
+    return rid, existing is None
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Where new respondents are counted, per consultation and hour, under their address and network
+    (`participants.Participant`); one beyond `limits` is flagged as part of a burst, and kept."""
+
+    counters: Counters
+    limits: BurstLimits = BurstLimits()
+
+    def note(self, db: Database, consultation_id: int, respondent: int, who: Participant) -> str | None:
+        if not who.address_key:
+            return None
+        from_address = self.counters.hit(f"new:{consultation_id}:a:{who.address_key}", 3600)
+        from_network = self.counters.hit(f"new:{consultation_id}:n:{who.network_key}", 3600)
+        detail = burst_detail(from_address, from_network, self.limits)
+        if detail is not None:
+            with db.write() as s:
+                s.execute(insert_for(s, m.RespondentFlag.__table__).on_conflict_do_nothing(), [{
+                    "consultation_id": consultation_id, "respondent_id": respondent, "kind": "burst", "detail": detail,
+                    "flagged_at": clock.now()}])
+        return detail
 
 
 @dataclass
@@ -215,6 +241,8 @@ def browse(
     token_hash: str | None,
     now: datetime,
     record_exposure: bool,
+    who: Participant | None = None,
+    arrivals: Arrivals | None = None,
 ) -> BrowsePage:
     c = view.consultation
     visible = view.results_visible(now)
@@ -273,7 +301,7 @@ def browse(
         for r in rows
     ]
     if record_exposure and token_hash and items and votemodes.get(c.voting_method).records_exposures and rules.is_open(c, now):
-        record_exposures(db, c.id, token_hash, [i.id for i in items])
+        record_exposures(db, c.id, who or Participant(token_hash), [i.id for i in items], arrivals)
     return BrowsePage(items, total, query.page, pages, query, orders=orders)
 
 
@@ -290,12 +318,16 @@ def author_votes(s: Session, method: str, respondent_id: int, proposal_id: int, 
     s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(), [{**row, "value": mode.author_vote, "cast_at": now}])
 
 
-def record_exposures(db: Database, consultation_id: int, token_hash: str, proposal_ids: list[int]) -> None:
+def record_exposures(db: Database, consultation_id: int, who: Participant | str, proposal_ids: list[int],
+                     arrivals: Arrivals | None = None) -> None:
     """Remember which proposals this respondent was shown: the denominator of their support."""
+    who = as_participant(who)
     with db.write() as s:
-        rid = upsert_respondent(s, consultation_id, token_hash, participating=False)
+        rid, created = upsert_respondent(s, consultation_id, who.token_hash, participating=False)
         stmt = insert_for(s, m.Exposure.__table__).on_conflict_do_nothing()
         s.execute(stmt, [{"respondent_id": rid, "proposal_id": pid, "consultation_id": consultation_id} for pid in proposal_ids])
+    if created and arrivals is not None:
+        arrivals.note(db, consultation_id, rid, who)
 
 
 # --- proposals -----------------------------------------------------------------------------------------
@@ -315,13 +347,15 @@ def similar_proposals(db: Database, consultation_id: int, text: str, limit: int 
     return [{"id": pid, "title": titles[pid], "score": score} for pid, score in index.search(text, limit=limit)]
 
 
-def create_proposal(db: Database, view: ConsultationView, token_hash: str, form: ProposalForm, now: datetime) -> m.Proposal:
+def create_proposal(db: Database, view: ConsultationView, who: Participant | str, form: ProposalForm, now: datetime,
+                    arrivals: Arrivals | None = None) -> m.Proposal:
+    who = as_participant(who)
     c = view.consultation
     rules.check_open(c, now)
     if c.proposal_mode == m.ProposalMode.fixed:
         raise Conflict(_("This consultation only votes on a fixed list; new proposals are not accepted."))
     with db.write() as s:
-        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
+        rid, created = upsert_respondent(s, c.id, who.token_hash, participating=True, segment_required=c.segment_required)
         proposal = m.Proposal(
             consultation_id=c.id,
             title=form.title,
@@ -337,6 +371,8 @@ def create_proposal(db: Database, view: ConsultationView, token_hash: str, form:
         s.flush()
         if proposal.status == m.ProposalStatus.published:
             author_votes(s, c.voting_method, rid, proposal.id, c.id, now)
+    if created and arrivals is not None:
+        arrivals.note(db, c.id, rid, who)
     return proposal
 
 
@@ -430,13 +466,7 @@ class Pair:
 
 def next_pair(db: Database, c: m.Consultation, token_hash: str | None, rng: random.Random) -> Pair | None:
     with db.read() as s:
-        comparisons = dict(
-            s.execute(
-                select(m.Proposal.id, m.Proposal.n_comparisons).where(
-                    m.Proposal.consultation_id == c.id, m.Proposal.status == m.ProposalStatus.published
-                )
-            ).all()
-        )
+        comparisons = comparison_counts(s, c.id)
         rid = respondent_id(s, c.id, token_hash)
         seen: set[frozenset[int]] = set()
         if rid is not None:
@@ -453,23 +483,73 @@ def next_pair(db: Database, c: m.Consultation, token_hash: str | None, rng: rand
     return Pair(rows[pair[0]], rows[pair[1]], len(seen))
 
 
-def record_pair(db: Database, c: m.Consultation, token_hash: str, form: Mapping[str, Any], now: datetime) -> None:
+def record_pair(db: Database, c: m.Consultation, who: Participant | str, form: Mapping[str, Any], now: datetime,
+                arrivals: Arrivals | None = None) -> None:
+    """Store a comparison; the respondent's earlier answer to the same pair (either side) is replaced.
+
+    The vote takes share locks on its two proposals (against a merge or hide) in ascending id order and
+    updates no counter, so simultaneous votes never wait on one another: how often each proposal was
+    compared is recounted outside votes (`recount_comparisons`).
+    """
+    who = as_participant(who)
     rules.check_open(c, now)
     mode = votemodes.get(c.voting_method)
     if mode.storage != "comparison":
         raise Conflict(_("This consultation does not compare proposals in pairs."))
     answer: votemodes.Comparison = mode.parse(form)
-    left, right, winner = answer.left, answer.right, answer.winner
     with db.write() as s:
-        for pid in (left, right):
+        for pid in sorted((answer.left, answer.right)):
             _votable(s, c, pid)
-        rid = upsert_respondent(s, c.id, token_hash, participating=True, segment_required=c.segment_required)
-        s.add(m.PairwiseVote(consultation_id=c.id, respondent_id=rid, left_id=left, right_id=right, winner_id=winner, cast_at=now))
-        s.execute(
-            update(m.Proposal)
-            .where(m.Proposal.id.in_((left, right)))
-            .values(n_comparisons=m.Proposal.n_comparisons + 1)
-        )
+        rid, created = upsert_respondent(s, c.id, who.token_hash, participating=True, segment_required=c.segment_required)
+        s.execute(_pair_upsert(s), {
+            "consultation_id": c.id, "respondent_id": rid, "left_id": answer.left, "right_id": answer.right,
+            "winner_id": answer.winner, "cast_at": now})
+    if created and arrivals is not None:
+        arrivals.note(db, c.id, rid, who)
+
+
+def _pair_upsert(s: Session):
+    table = m.PairwiseVote.__table__
+    stmt = insert_for(s, table).values(
+        consultation_id=bindparam("consultation_id"), respondent_id=bindparam("respondent_id"),
+        left_id=bindparam("left_id"), right_id=bindparam("right_id"), winner_id=bindparam("winner_id"),
+        cast_at=bindparam("cast_at"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.respondent_id, m.PAIR_LOW, m.PAIR_HIGH],
+        set_={"left_id": stmt.excluded.left_id, "right_id": stmt.excluded.right_id,
+              "winner_id": stmt.excluded.winner_id, "cast_at": stmt.excluded.cast_at},
+    )
+
+
+def comparison_counts(s: Session, consultation_id: int) -> dict[int, int]:
+    """How often each published proposal was compared, as last recounted (0 until then)."""
+    cc = m.ComparisonCount
+    return dict(s.execute(
+        select(m.Proposal.id, func.coalesce(cc.n, 0))
+        .outerjoin(cc, (cc.proposal_id == m.Proposal.id) & (cc.consultation_id == consultation_id))
+        .where(m.Proposal.consultation_id == consultation_id, m.Proposal.status == m.ProposalStatus.published)
+    ).all())
+
+
+def recount_comparisons(db: Database, now: datetime) -> int:
+    """Recount `comparison_counts` of every open pairwise consultation from its comparisons (the worker's
+    job); returns how many consultations were recounted. Readers see the old counts or the new ones."""
+    codes = [mode.code for mode in votemodes.all_modes() if mode.storage == "comparison"]
+    with db.read() as s:
+        open_ids = [c.id for c in s.scalars(select(m.Consultation).where(
+            m.Consultation.voting_method.in_(codes), m.Consultation.status == m.ConsultationStatus.published,
+            m.Consultation.opens_at <= now, m.Consultation.closes_at > now))]
+    pv, cc = m.PairwiseVote.__table__, m.ComparisonCount.__table__
+    for cid in open_ids:
+        sides = union_all(select(pv.c.left_id.label("pid")).where(pv.c.consultation_id == cid),
+                          select(pv.c.right_id.label("pid")).where(pv.c.consultation_id == cid)).subquery()
+        with db.write() as s:
+            s.execute(delete(cc).where(cc.c.consultation_id == cid))
+            s.execute(insert(cc).from_select(
+                ["consultation_id", "proposal_id", "n"],
+                select(literal(cid), sides.c.pid, func.count()).group_by(sides.c.pid)))
+    return len(open_ids)
 
 
 # --- profile --------------------------------------------------------------------------------------------
@@ -484,10 +564,12 @@ def get_profile(db: Database, consultation_id: int, token_hash: str | None) -> m
         )
 
 
-def save_profile(db: Database, c: m.Consultation, token_hash: str, form: ProfileForm, now: datetime) -> None:
+def save_profile(db: Database, c: m.Consultation, who: Participant | str, form: ProfileForm, now: datetime,
+                 arrivals: Arrivals | None = None) -> None:
+    who = as_participant(who)
     rules.check_open(c, now)
     with db.write() as s:
-        rid = upsert_respondent(s, c.id, token_hash, participating=False)
+        rid, created = upsert_respondent(s, c.id, who.token_hash, participating=False)
         s.execute(
             update(m.Respondent)
             .where(m.Respondent.id == rid)
@@ -496,6 +578,8 @@ def save_profile(db: Database, c: m.Consultation, token_hash: str, form: Profile
                 use_who=form.use_who, use_purpose=form.use_purpose, use_benefit=form.use_benefit,
             )
         )
+    if created and arrivals is not None:
+        arrivals.note(db, c.id, rid, who)
 
 
 def has_profile(db: Database, consultation_id: int, token_hash: str | None) -> bool:

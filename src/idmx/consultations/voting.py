@@ -27,7 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from idmx import votemodes
 from idmx.consultations import rules
+from idmx.consultations.participants import Participant, as_participant
 from idmx.consultations.rules import check_open, check_votable
+from idmx.consultations.services import Arrivals
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.enums import ConsultationStatus
@@ -99,11 +101,13 @@ def _statements(dialect: str) -> dict[str, Any]:
     return st
 
 
-def cast(db: Database, slug: str, proposal_id: int, token_hash: str, form: Mapping[str, Any], now: datetime
-         ) -> tuple[VoteTarget, votemodes.VoteMode, int | None]:
+def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form: Mapping[str, Any], now: datetime,
+         arrivals: Arrivals | None = None) -> tuple[VoteTarget, votemodes.VoteMode, int | None]:
     """Store one vote of a per-proposal mode (`idmx.votemodes`), parsed strictly from `form`; a new answer
     replaces the old, and a withdrawn approval (None) deletes it. Returns what was stored."""
     st = _statements(db.engine.dialect.name)
+    who = as_participant(who)
+    token_hash = who.token_hash
     with db.write_connection() as conn:
         row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id, "token_hash": token_hash}).first()
         if row is None:
@@ -119,7 +123,8 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, form: Mappi
         check_votable(row.proposal_status)
         params = {"consultation_id": target.id, "proposal_id": proposal_id, "now": now}
         respondent_id, segment_id = row.respondent_id, row.segment_id
-        if respondent_id is None:
+        created = respondent_id is None
+        if created:
             respondent_id, segment_id = conn.execute(st["respondent"], {**params, "token_hash": token_hash}).one()
         elif row.participated_at is None:
             conn.execute(st["participated"], {"respondent_id": respondent_id, "now": now})
@@ -130,4 +135,6 @@ def cast(db: Database, slug: str, proposal_id: int, token_hash: str, form: Mappi
         if mode.records_exposures:
             conn.execute(st["exposure"], params)
         conn.execute(st[write], write_params)
+    if created and arrivals is not None:
+        arrivals.note(db, target.id, respondent_id, who)
     return target, mode, value

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -247,7 +248,6 @@ class Proposal(Base):
     author_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="SET NULL"))
     from_fixed_list: Mapped[bool] = mapped_column(Boolean, default=False)
     # Pairwise comparisons so far; the pairing favours proposals with few so new ones catch up.
-    n_comparisons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     consultation: Mapped[Consultation] = relationship(lazy="raise_on_sql")
@@ -261,7 +261,6 @@ class Proposal(Base):
             "(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"
         ),
         CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"),
-        CheckConstraint("n_comparisons >= 0", name="comparisons_non_negative"),
     )
 
 
@@ -374,6 +373,11 @@ class CellRespondents(Base):
     )
 
 
+# The pair of a comparison whatever side each proposal was shown on (same SQL on both databases).
+PAIR_LOW = text("(CASE WHEN left_id < right_id THEN left_id ELSE right_id END)")
+PAIR_HIGH = text("(CASE WHEN left_id < right_id THEN right_id ELSE left_id END)")
+
+
 class PairwiseVote(Base):
     """One wiki-survey choice between two proposals; winner NULL means "I can't decide"."""
 
@@ -392,7 +396,52 @@ class PairwiseVote(Base):
         ),
         Index("ix_pairwise_votes_consultation", "consultation_id"),
         Index("ix_pairwise_votes_respondent", "respondent_id"),
+        # One answer per respondent and unordered pair: a repeat replaces the earlier one (ON CONFLICT).
+        Index("uq_pairwise_votes_respondent_pair", "respondent_id", PAIR_LOW, PAIR_HIGH, unique=True),
     )
+
+
+class ComparisonCount(Base):
+    """How often each proposal of a pairwise consultation was compared: what the pair chooser favours.
+
+    Recounted from ``pairwise_votes`` by the worker (`idmx.consultations.services.recount_comparisons`),
+    never in the vote's transaction, so simultaneous votes never queue on a proposal's counter.
+    """
+
+    __tablename__ = "comparison_counts"
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (CheckConstraint("n >= 0", name="n_non_negative"),)
+
+
+class RespondentFlag(Base):
+    """Why a respondent's votes look suspicious; the votes are kept, staff see the reason, a ranking can
+    leave them out. `kind`: burst (one of many new respondents from one address or network within an
+    hour), fast (answers faster than a person reads), pattern (the same answers as many others)."""
+
+    __tablename__ = "respondent_flags"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
+    respondent_id: Mapped[int] = mapped_column(BigId, ForeignKey("respondents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    __table_args__ = (
+        UniqueConstraint("respondent_id", "kind"),
+        CheckConstraint("kind IN ('burst', 'fast', 'pattern')", name="known_kind"),
+    )
+
+
+class RateCounter(Base):
+    """Requests counted per key and fixed window, by one atomic upsert (`idmx.web.limits`): shared by every
+    app process and surviving restarts when there is no Redis. Keys hold no address, only its keyed hash."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (CheckConstraint("count > 0", name="count_positive"), Index("ix_rate_counters_window", "window_start"))
 
 
 # --- staff and accountability --------------------------------------------------------------------

@@ -266,9 +266,10 @@ def merge_proposals(s: Session, survivor_id: int, merged_id: int, now: datetime 
       (in rating consultations: A's rating is kept and B's dropped; in approval both are the same "1").
       Whoever voted only B has that vote moved to A, value and time unchanged.
     - Exposures: A's become the union of A's and B's.
-    - Pairwise comparisons: A-versus-B ones are dropped (they compared the proposal with itself); those
-      of B against a third proposal now name A (left, right and winner). A's `n_comparisons` is
-      recounted from the rows; B's becomes 0.
+    - Pairwise comparisons: A-versus-B ones are dropped (they compared the proposal with itself); a
+      respondent who compared both A and B with the same third proposal keeps the answer about A (one
+      answer per respondent and pair); the other comparisons of B now name A (left, right and winner).
+      The comparison counts the pair chooser reads catch up at the worker's next recount.
     - Proposals earlier merged into B now point to A, so no chain of merges is ever followed.
     - B becomes `merged` with `merged_into_id = A`; its open reports are resolved as "merged".
 
@@ -328,6 +329,19 @@ def merge_proposals(s: Session, survivor_id: int, merged_id: int, now: datetime 
             or_(and_(pairs.c.left_id == A, pairs.c.right_id == B), and_(pairs.c.left_id == B, pairs.c.right_id == A))
         )
     ).rowcount
+    # A respondent's B-vs-X answer goes when they also answered A-vs-X: re-pointed, it would repeat that pair.
+    other = pairs.alias("other")
+    b_side = case((pairs.c.left_id == B, pairs.c.right_id), else_=pairs.c.left_id)
+    pair_dropped += s.execute(
+        delete(pairs).where(
+            or_(pairs.c.left_id == B, pairs.c.right_id == B),
+            select(other.c.id).where(
+                other.c.respondent_id == pairs.c.respondent_id,
+                or_(and_(other.c.left_id == A, other.c.right_id == b_side),
+                    and_(other.c.right_id == A, other.c.left_id == b_side)),
+            ).exists(),
+        )
+    ).rowcount or 0
     repointed = s.execute(
         update(pairs)
         .where(or_(pairs.c.left_id == B, pairs.c.right_id == B))
@@ -337,13 +351,7 @@ def merge_proposals(s: Session, survivor_id: int, merged_id: int, now: datetime 
             winner_id=case((pairs.c.winner_id == B, A), else_=pairs.c.winner_id),
         )
     ).rowcount
-    comparisons = (
-        select(func.count())
-        .select_from(pairs)
-        .where(or_(pairs.c.left_id == proposals_t.c.id, pairs.c.right_id == proposals_t.c.id))
-        .scalar_subquery()
-    )
-    s.execute(update(proposals_t).where(proposals_t.c.id.in_((A, B))).values(n_comparisons=comparisons))
+    comparisons = s.scalar(select(func.count()).select_from(pairs).where(or_(pairs.c.left_id == A, pairs.c.right_id == A)))
 
     # No chains: whatever was merged into B is now merged into A.
     chained = list(s.scalars(select(proposals_t.c.id).where(proposals_t.c.merged_into_id == B).order_by(proposals_t.c.id)))
@@ -357,7 +365,7 @@ def merge_proposals(s: Session, survivor_id: int, merged_id: int, now: datetime 
     return MergeResult(
         survivor_id=A, merged_id=B, votes_moved=moved or 0, votes_dropped=dropped or 0, exposures_added=added or 0,
         pairwise_dropped=pair_dropped or 0, pairwise_repointed=repointed or 0, repointed_merges=chained,
-        reports_resolved=resolved, n_comparisons=a.n_comparisons,
+        reports_resolved=resolved, n_comparisons=comparisons or 0,
     )
 
 
