@@ -39,10 +39,11 @@ from idmx.requests.controllers import DataRequestController, StaffDataRequestCon
 from idmx.settings import Settings
 from idmx.site.controllers import SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
-from idmx.web import reject_impossible_ids
+from idmx.web import check_request
 from idmx.web.errors import EXCEPTION_HANDLERS
-from idmx.web.limits import rate_limit_middleware, store_registry
+from idmx.web.limits import Limiter, limits_for, rate_limit_middleware
 from idmx.web.locale import locale_middleware
+from idmx.web.stores import store_registry
 from idmx.web.templates import jinja_environment
 
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
@@ -65,6 +66,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         return settings
 
     counters = counters_for(settings.redis_url, database)
+    limiter = Limiter(counters, limits_for(settings))
     arrivals = Arrivals(counters, BurstLimits(settings.new_respondents_per_hour_per_address,
                                               settings.new_respondents_per_hour_per_network))
 
@@ -107,7 +109,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             "arrivals": Provide(provide_arrivals, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
-        middleware=[locale_middleware, rate_limit_middleware(settings)],
+        middleware=[locale_middleware, rate_limit_middleware(limiter)],
         stores=store_registry(settings),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -115,13 +117,13 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             cookie_secure=settings.production,
             cookie_httponly=False,
             header_name="x-csrftoken",
-            exclude=["/api/", "/healthz"],
+            exclude=["^/api/", "^/healthz$"],  # anchored: a consultation slugged "api" keeps its protection
         ),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_request=reject_impossible_ids,
+        before_request=check_request,
         request_max_body_size=MAX_BODY_BYTES,
-        state=State({"settings": settings, "db": database, "counters": counters}),
+        state=State({"settings": settings, "db": database, "counters": counters, "limiter": limiter}),
         on_shutdown=[on_shutdown],
         debug=False,
         openapi_config=openapi_config(),

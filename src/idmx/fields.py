@@ -8,11 +8,13 @@ people must get their own form back with the message next to the field instead.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from idmx.errors import DomainError
 from idmx.i18n import gettext as _
 
-__all__ = ["DONT_KNOW", "check_length", "clean_text", "form_int", "id_choice"]
+__all__ = ["DONT_KNOW", "FORM_FIELDS", "FormShapeError", "check_length", "clean_text", "form_int", "id_choice", "only_fields"]
 
 # The "I don't know" option of optional choices.
 DONT_KNOW = "unknown"
@@ -53,3 +55,38 @@ def form_int(value: Any) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+# What every form may carry besides its own fields: the CSRF token (`idmx.web` renders it).
+FORM_FIELDS = frozenset({"_csrf_token"})
+
+
+class FormShapeError(DomainError):
+    """A submitted form with fields it should not have, a field twice, or a value that is not text: the
+    request was not made by our page, so it is refused whole (400) and nothing is stored."""
+
+
+def only_fields(form: Mapping[str, Any], allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, str]:
+    """The form's fields, each exactly once and as text, when they are among `allowed` (plus
+    `FORM_FIELDS`) and include `required`; anything else raises `FormShapeError` naming the field."""
+    allowed = FORM_FIELDS | set(allowed)
+    getall = getattr(form, "getall", None)
+    values: dict[str, str] = {}
+    for key in form:
+        name = str(key)
+        if name not in allowed:
+            raise FormShapeError(_("This form carries a field it should not (%(name)s). Nothing was saved.")
+                                 % {"name": clean_text(name)[:40]}, field=clean_text(name)[:40])
+        raw = getall(key) if getall else form[key]
+        items = raw if isinstance(raw, list) else [raw]
+        if len(items) != 1:
+            raise FormShapeError(_("This form sends a field twice (%(name)s). Nothing was saved.") % {"name": name},
+                                 field=name)
+        if not isinstance(items[0], str):
+            raise FormShapeError(_("This form is not made of text fields. Nothing was saved."), field=name)
+        values[name] = items[0]
+    missing = sorted(set(required) - values.keys())
+    if missing:
+        raise FormShapeError(_("This form is missing a field (%(name)s). Nothing was saved.") % {"name": missing[0]},
+                             field=missing[0])
+    return values

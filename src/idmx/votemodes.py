@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from idmx import statistics
-from idmx.errors import Conflict, DomainError
-from idmx.fields import clean_text
+from idmx.errors import Conflict
+from idmx.fields import FormShapeError, only_fields
 from idmx.i18n import gettext as _
 
 __all__ = ["Comparison", "VoteMode", "all_modes", "get", "register"]
@@ -37,8 +37,8 @@ Statistics = Literal["approval", "rating", "pairwise"]
 Support = Literal["count", "mean", "wins"]
 
 
-class VoteInputError(DomainError):
-    """A vote form that is not exactly what the mode expects: nothing is stored (400)."""
+class VoteInputError(FormShapeError):
+    """A vote whose values are not what the mode expects: nothing is stored (400)."""
 
 
 @dataclass(frozen=True)
@@ -110,35 +110,13 @@ def choices() -> list[tuple[str, str]]:
 # --- strict parsing of the vote forms --------------------------------------------------------------------------
 
 
-def _only(form: Mapping[str, Any], allowed: set[str], required: set[str]) -> dict[str, str]:
-    """The form's fields, each once and as text; anything unexpected refuses the whole vote."""
-    getall = getattr(form, "getall", None)
-    values: dict[str, str] = {}
-    for key in form:
-        if key not in allowed:
-            raise VoteInputError(_("This vote carries a field it should not (%(name)s). Nothing was saved.")
-                                 % {"name": clean_text(str(key))[:40]}, field=str(key)[:40])
-        raw = getall(key) if getall else [form[key]]
-        if isinstance(raw, list) and len(raw) != 1:
-            raise VoteInputError(_("This vote sends a field twice. Nothing was saved."), field=key)
-        value = raw[0] if isinstance(raw, list) else raw
-        if not isinstance(value, str):
-            raise VoteInputError(_("This vote is not a form with text fields. Nothing was saved."), field=key)
-        values[key] = value
-    missing = required - values.keys()
-    if missing:
-        name = sorted(missing)[0]
-        raise VoteInputError(_("This vote is missing a field (%(name)s). Nothing was saved.") % {"name": name}, field=name)
-    return values
-
-
-# Fields every public form may carry besides the vote itself: the CSRF token and where to go back.
-FORM_FIELDS = {"_csrf_token", "next"}
+# A vote form may also say where to go back to.
+_BACK = {"next"}
 
 
 def parse_support(form: Mapping[str, Any]) -> int | None:
     """Approval: ``support=1`` supports, ``support=0`` withdraws; nothing else is a vote."""
-    value = _only(form, FORM_FIELDS | {"support"}, {"support"})["support"]
+    value = only_fields(form, _BACK | {"support"}, {"support"})["support"]
     if value not in ("0", "1"):
         raise VoteInputError(_("Support is given (1) or withdrawn (0). Nothing was saved."), field="support")
     return 1 if value == "1" else None
@@ -148,7 +126,7 @@ def scale_parser(low: int, high: int) -> Callable[[Mapping[str, Any]], int]:
     """A rating from `low` to `high` in the ``value`` field."""
 
     def parse(form: Mapping[str, Any]) -> int:
-        value = _only(form, FORM_FIELDS | {"value"}, {"value"})["value"]
+        value = only_fields(form, _BACK | {"value"}, {"value"})["value"]
         if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
             raise VoteInputError(_("Choose a rating from %(low)s to %(high)s. Nothing was saved.")
                                  % {"low": low, "high": high}, field="value")
@@ -159,7 +137,7 @@ def scale_parser(low: int, high: int) -> Callable[[Mapping[str, Any]], int]:
 
 def parse_comparison(form: Mapping[str, Any]) -> Comparison:
     """Pairwise: the two proposals shown (``left``, ``right``) and ``choice`` left, right or none."""
-    values = _only(form, FORM_FIELDS | {"left", "right", "choice"}, {"left", "right", "choice"})
+    values = only_fields(form, _BACK | {"left", "right", "choice"}, {"left", "right", "choice"})
     ids = []
     for name in ("left", "right"):
         text = values[name]

@@ -7,14 +7,16 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from idmx.accounts import sessions, throttle
+from idmx.accounts import sessions
 from idmx.accounts.guards import ALL_STAFF, principal_of, staff_guard
 from idmx.accounts.services import authenticate, change_password, normalise_email
 from idmx.db import Database
 from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.settings import Settings
-from idmx.web import FormData, client_ip, page, see_other
+from idmx.web import FormData, page, see_other
+from idmx.web.limits import account_key
+from idmx.web.respondents import client_keys
 
 
 def _safe_next(value: object) -> str:
@@ -36,12 +38,16 @@ class AccountController(Controller):
         email = normalise_email(clean_text(data.get("email")))[:254]
         password = data.get("password") if isinstance(data.get("password"), str) else ""
         target = _safe_next(data.get("next"))
-        store = request.app.stores.get("login_throttle")
-        if not await throttle.allow(store, f"acct:{email}", f"ip:{client_ip(request)}"):
-            return page(request, "accounts/login.html", {
+        limiter = request.app.state.limiter
+        wait = await to_thread.run_sync(limiter.hit, "sign_in", {"account": account_key(email),
+                                                                  "address": client_keys(request)[0]})
+        if wait is not None:
+            response = page(request, "accounts/login.html", {
                 "email": email, "next": target,
                 "error": _("Too many sign-in attempts. Wait a minute and try again."),
             }, status_code=429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         user_id = await to_thread.run_sync(authenticate, db, email, password)
         if user_id is None:
             return page(request, "accounts/login.html", {

@@ -6,14 +6,13 @@ JSON (`idmx.api.http`), with the offending field named.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from litestar import Controller, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
@@ -25,10 +24,9 @@ from idmx.apitokens import services as tokens
 from idmx.db import Database
 from idmx.i18n import gettext as _
 from idmx.plans.policy import PublicStatus
+from idmx.web.limits import Limit
 
 WRITES_PER_HOUR = 1200
-RATE_WINDOW_S = 3600
-RATE_STORE = "rate_limit_api_token"
 NO_STORE = {"Cache-Control": "no-store"}
 
 # Free-text parameters are restricted to the characters their values use, so nothing odd (NUL bytes,
@@ -243,23 +241,14 @@ class PlansApi(Controller):
 # --- plan answers with a token --------------------------------------------------------------------------------
 
 
-async def _hit(connection: ASGIConnection, token_id: int) -> int:
-    store = connection.app.stores.get(RATE_STORE)
-    key = f"{token_id}:{int(time.time() // RATE_WINDOW_S)}"
-    count = int(await store.get(key) or 0) + 1
-    await store.set(key, str(count), expires_in=RATE_WINDOW_S)
-    return count
-
-
 async def token_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """Authenticate `Authorization: Bearer <token>` and count the write against the token's hourly limit."""
     raw = tokens.bearer(connection.headers.get("authorization"))
     principal = await to_thread.run_sync(tokens.authenticate, connection.app.state.db, raw) if raw else None
     if principal is None:
         raise NotAuthorizedException(_("Send a valid API token: Authorization: Bearer <token>."))
-    if await _hit(connection, principal.id) > WRITES_PER_HOUR:
-        retry = RATE_WINDOW_S - int(time.time()) % RATE_WINDOW_S
-        raise TooManyRequestsException(_("Too many writes with this token."), headers={"Retry-After": str(retry)})
+    limit = Limit("api_write", "token", WRITES_PER_HOUR, 3600)
+    await connection.app.state.limiter.acheck("api_write", {"token": str(principal.id)}, [limit])
     connection.state.api_token = principal
 
 

@@ -80,12 +80,22 @@ def format_share(value: float) -> str:
     return repr(float(value))
 
 
+# Names the site's own routes and tools use: a consultation called so would be confusing at best, and at
+# worst match a rule meant for those routes (an unanchored CSRF exclusion once did).
+RESERVED_SLUGS = frozenset({
+    "api", "healthz", "readyz", "livez", "static", "staff", "login", "logout", "admin", "c", "idmx", "items",
+    "institutions", "monitoring", "requests", "following", "follows", "language", "data", "results", "new",
+})
+
+
 def _slug(raw: str, errors: dict[str, str]) -> str:
     slug = raw.strip().lower()
     if not SLUG_MIN <= len(slug) <= SLUG_MAX:
         errors["slug"] = _("The address needs %(min)s to %(max)s characters.") % {"min": SLUG_MIN, "max": SLUG_MAX}
     elif not SLUG_RE.match(slug):
         errors["slug"] = _("Use only lowercase letters without accents, digits and single hyphens between words, e.g. “datos-salud-2026”.")
+    elif slug in RESERVED_SLUGS:
+        errors["slug"] = _("“%(slug)s” is a name the site uses for itself: choose another address.") % {"slug": slug}
     return slug
 
 

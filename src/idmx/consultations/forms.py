@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from idmx.fields import check_length, clean_text, id_choice
+from idmx.fields import check_length, clean_text, id_choice, only_fields
 from idmx.i18n import gettext as _
 
 TITLE_MIN, TITLE_MAX = 5, 200
@@ -32,7 +32,13 @@ class ProposalForm:
         return not self.errors
 
 
+PROPOSAL_FIELDS = ("title", "description", "institution", "topic", "intended_use", "website")
+PROFILE_FIELDS = ("segment", "state", "organisation", "use_who", "use_purpose", "use_benefit", "website", "next", "skip")
+REPORT_FIELDS = ("reason", "website")
+
+
 def parse_proposal(form: Mapping[str, Any], institutions: set[int], topics: set[int]) -> ProposalForm:
+    form = only_fields(form, PROPOSAL_FIELDS)
     errors: dict[str, str] = {}
     raw = {k: clean_text(form.get(k)) for k in ("title", "description", "institution", "topic", "intended_use")}
     title = " ".join(raw["title"].split())
@@ -76,6 +82,7 @@ class ProfileForm:
 def parse_profile(
     form: Mapping[str, Any], segments: set[int], states: set[int], *, segment_required: bool
 ) -> ProfileForm:
+    form = only_fields(form, PROFILE_FIELDS)
     errors: dict[str, str] = {}
     segment_id = id_choice(form.get("segment"), segments, errors, "segment", _("Choose a sector from the list."))
     if segment_required and segment_id is None and "segment" not in errors:
@@ -110,6 +117,7 @@ class ReportForm:
 
 
 def parse_report(form: Mapping[str, Any]) -> ReportForm:
+    form = only_fields(form, REPORT_FIELDS)
     reason = clean_text(form.get("reason"))
     errors: dict[str, str] = {}
     if not reason:

@@ -20,6 +20,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from idmx.db import Database
+from idmx.fields import only_fields
 from idmx.i18n import current as current_lang
 from idmx.i18n import gettext as _
 from idmx.items import forms, services
@@ -68,7 +69,8 @@ class PublicItemController(Controller):
         self, request: Request, plan_item_id: FromPath[int], data: FormData, db: NamedDependency[Database],
         settings: NamedDependency[Settings],
     ) -> Response:
-        raw = str(data.get("email") or "").strip()
+        data = only_fields(data, ("email", "website", "next"))
+        raw = data.get("email", "").strip()
         outcome = "email" if raw else "browser"
         if data.get("website"):  # the honeypot: answer like a success, keep nothing
             services.item_exists(db, plan_item_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from idmx.consultations.forms import DESCRIPTION_MAX, TITLE_MAX, TITLE_MIN, USE_MAX
 from idmx.enums import DataRequestKind
-from idmx.fields import check_length, clean_text, id_choice
+from idmx.fields import check_length, clean_text, id_choice, only_fields
 from idmx.i18n import gettext as _
 
 REASON_MAX = 2000
@@ -39,6 +39,8 @@ class RequestForm:
 def parse_request(form: Mapping[str, Any], *, institutions: set[int], segments: set[int],
                   published_items: set[int]) -> RequestForm:
     """The public request form. `published_items`: the plan items a problem report may be about."""
+    form = only_fields(form, ("kind", "title", "description", "intended_use", "institution", "segment", "about",
+                              "website"))
     errors: dict[str, str] = {}
     kind = clean_text(form.get("kind"))
     if kind not in KINDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.enums import RequestEncodingType
@@ -10,8 +11,10 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Stream, Template
 
+from idmx.errors import DomainError
 from idmx.fields import form_int  # noqa: F401  (re-exported: controllers read ids from query strings)
 from idmx.formats.download import Download
+from idmx.i18n import gettext as _
 
 # An HTML form body as a plain dict: forms.py validates it and re-renders the form with messages.
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -72,6 +75,17 @@ def safe_next(value: Any, default: str, prefix: str = "/") -> str:
 INT4_MAX = 2_147_483_647
 # Path ids whose table has 64-bit keys; every other id column is a 32-bit integer on PostgreSQL.
 _BIGINT_PATH_IDS = frozenset({"report_id"})
+
+
+async def check_request(request: Request) -> None:
+    """``before_request`` of every route: ids no row can have, and form bodies that are not UTF-8 text."""
+    reject_impossible_ids(request)
+    if request.method == "POST" and request.content_type[0] == RequestEncodingType.URL_ENCODED:
+        body = await request.body()  # kept by the request: the handler's form parsing reads it again
+        try:
+            parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise DomainError(_("The form was not sent as UTF-8 text. Nothing was saved.")) from None
 
 
 def reject_impossible_ids(request: Request) -> None:

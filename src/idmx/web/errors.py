@@ -27,18 +27,19 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _render(request: Request, status: int, title: str, message: str, field: str | None = None) -> Response:
+def _render(request: Request, status: int, title: str, message: str, field: str | None = None,
+            headers: dict[str, str] | None = None) -> Response:
     if _is_api(request):
         body: dict[str, object] = {"status_code": status, "detail": message}
         if field:
             body["field"] = field
-        return Response(body, status_code=status, media_type=MediaType.JSON)
+        return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
     template = "errors/_message.html" if request.headers.get("hx-request") == "true" else "errors/error.html"
     return Template(
         template_name=template,
         context={"status": status, "title": title, "message": message},
         status_code=status,
-        headers={"Vary": "HX-Request"},
+        headers={"Vary": "HX-Request", **(headers or {})},
     )
 
 
@@ -74,7 +75,8 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         title, message = _("Too many requests"), _("You are sending too many requests. Please wait a moment and try again.")
     if status == 413:
         title, message = _("Too large"), _("What you sent is too large.")
-    return _render(request, status, title, message)
+    # Retry-After (429, 503) and the like travel with the rendered page.
+    return _render(request, status, title, message, headers=dict(exc.headers or {}))
 
 
 def server_error_handler(request: Request, exc: Exception) -> Response:
