@@ -228,7 +228,8 @@ def _check_votes(database_url: str, voters: list[Voter]) -> str:
     from sqlalchemy import create_engine, text
 
     url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    hashes = [hashlib.sha256(v.token.encode()).hexdigest() for v in voters]
+    # The cookie is "<token>.<signature>": the database keeps the SHA-256 of the token part.
+    hashes = [hashlib.sha256(v.token.split(".")[0].encode()).hexdigest() for v in voters]
     from sqlalchemy.orm import Session
 
     from idmx.ranking import tallies

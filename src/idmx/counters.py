@@ -35,8 +35,8 @@ def window_start(window_s: int, now: float | None = None) -> int:
 
 
 class Counters(Protocol):
-    def hit(self, key: str, window_s: int, now: float | None = None) -> int:
-        """Count one more for `key` in the current window of `window_s` seconds; returns the new count."""
+    def hit(self, key: str, window_s: int, now: float | None = None, n: int = 1) -> int:
+        """Add `n` to `key`'s count in the current window of `window_s` seconds; returns the new count."""
 
 
 class MemoryCounters:
@@ -44,10 +44,10 @@ class MemoryCounters:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, window_s: int, now: float | None = None) -> int:
+    def hit(self, key: str, window_s: int, now: float | None = None, n: int = 1) -> int:
         slot = (key, window_start(window_s, now))
         with self._lock:
-            self._counts[slot] = count = self._counts.get(slot, 0) + 1
+            self._counts[slot] = count = self._counts.get(slot, 0) + n
             if len(self._counts) > 100_000:  # old windows: keep memory bounded
                 current = slot[1]
                 self._counts = {k: v for k, v in self._counts.items() if k[1] >= current - 86_400}
@@ -60,11 +60,11 @@ class RedisCounters:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
-    def hit(self, key: str, window_s: int, now: float | None = None) -> int:
+    def hit(self, key: str, window_s: int, now: float | None = None, n: int = 1) -> int:
         start = window_start(window_s, now)
         name = f"idmx:count:{key}:{start}"
         pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(name)
+        pipe.incrby(name, n)
         pipe.expire(name, window_s + 60)
         count, _ = pipe.execute()
         return int(count)
@@ -76,9 +76,9 @@ def _upsert(dialect: str):
 
     table = m.RateCounter.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(key=bindparam("key"), window_start=bindparam("start"), count=1)
+    stmt = insert(table).values(key=bindparam("key"), window_start=bindparam("start"), count=bindparam("n"))
     return stmt.on_conflict_do_update(
-        index_elements=[table.c.key, table.c.window_start], set_={"count": table.c.count + 1}
+        index_elements=[table.c.key, table.c.window_start], set_={"count": table.c.count + stmt.excluded.count}
     ).returning(table.c.count)
 
 
@@ -86,10 +86,10 @@ class SqlCounters:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def hit(self, key: str, window_s: int, now: float | None = None) -> int:
+    def hit(self, key: str, window_s: int, now: float | None = None, n: int = 1) -> int:
         stmt = _upsert(self._db.engine.dialect.name)
         with self._db.write_connection() as conn:
-            return int(conn.execute(stmt, {"key": key[:200], "start": window_start(window_s, now)}).scalar_one())
+            return int(conn.execute(stmt, {"key": key[:200], "start": window_start(window_s, now), "n": n}).scalar_one())
 
     def purge(self, older_than_s: int = 2 * 86_400) -> int:
         """Forget windows that ended long ago (the longest limit window is a day)."""

@@ -131,7 +131,9 @@ def test_limits_hold_under_a_thousand_simultaneous_votes(db, tmp_path):
         with ThreadPoolExecutor(50) as pool:
             answers = list(pool.map(vote, range(1000)))
     codes = [r.status_code for r in answers]
-    assert codes.count(200) == 600 and codes.count(429) == 400, sorted(set(codes))
+    # Never more than the limit; a few fewer when a server process still held part of its lease
+    # (`idmx.web.limits`), and every other answer a 429 (none lost to an error).
+    assert 570 <= codes.count(200) <= 600 and codes.count(200) + codes.count(429) == 1000, sorted(set(codes))
     assert all(int(r.headers["retry-after"]) > 0 for r in answers if r.status_code == 429)
 
 

@@ -2,7 +2,7 @@
 
 Two statements for a returning respondent's rating, which is most votes: one read of the
 consultation, the proposal and the respondent (locking the proposal row against a concurrent merge
-or hide on PostgreSQL), then one write; approval adds the exposure first, as its own statement. (A
+or hide on PostgreSQL, where the respondent's row is also locked so their own votes queue), then one write; approval adds the exposure first, as its own statement. (A
 data-modifying CTE would save PostgreSQL that round trip, but the tally triggers of both rows would
 then run at the end of the one statement, each seeing the other's row, and count the supporter
 twice.) A first-time respondent costs one more insert, and their first action one update; a
@@ -96,8 +96,11 @@ def _statements(dialect: str) -> dict[str, Any]:
         set_={"value": vote.excluded.value, "cast_at": vote.excluded.cast_at},
     )
     withdraw = delete(V).where(V.c.respondent_id == bindparam("respondent_id"), V.c.proposal_id == bindparam("proposal_id"))
+    # One respondent's votes, one at a time: their rows, and the counters the tally triggers keep on the
+    # respondent, are then always locked in the same order (two of their votes at once deadlocked).
+    own = select(R.c.id).where(R.c.id == bindparam("respondent_id")).with_for_update()
     st = {"target": target, "respondent": respondent, "participated": participated, "exposure": exposure,
-          "vote": vote, "withdraw": withdraw}
+          "vote": vote, "withdraw": withdraw, "own": own}
     return st
 
 
@@ -106,6 +109,7 @@ def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form
     """Store one vote of a per-proposal mode (`idmx.votemodes`), parsed strictly from `form`; a new answer
     replaces the old, and a withdrawn approval (None) deletes it. Returns what was stored."""
     st = _statements(db.engine.dialect.name)
+    postgres = db.engine.dialect.name == "postgresql"
     who = as_participant(who)
     token_hash = who.token_hash
     with db.write_connection() as conn:
@@ -126,8 +130,11 @@ def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form
         created = respondent_id is None
         if created:
             respondent_id, segment_id = conn.execute(st["respondent"], {**params, "token_hash": token_hash}).one()
-        elif row.participated_at is None:
-            conn.execute(st["participated"], {"respondent_id": respondent_id, "now": now})
+        else:
+            if postgres:  # SQLite runs one writer at a time anyway
+                conn.execute(st["own"], {"respondent_id": respondent_id})
+            if row.participated_at is None:
+                conn.execute(st["participated"], {"respondent_id": respondent_id, "now": now})
         if target.segment_required and segment_id is None:
             raise Conflict(_("This consultation asks every participant for their sector first. Nothing was saved."))
         params["respondent_id"] = respondent_id

@@ -1,9 +1,15 @@
 """Rate limits, without CAPTCHA: one limiter for public writes, sign-in and API writes.
 
 Each limit counts one kind of request under one key (the respondent, the client's address, the staff
-account, the API token) in fixed windows, with an atomic counter (`idmx.counters`: Redis ``INCR``, or one
-SQL upsert shared by every app process), so simultaneous requests cannot slip past a limit. Every refusal
-is a 429 with ``Retry-After``: the seconds until the window ends.
+account, the API token) in fixed windows, with an atomic counter (`idmx.counters`: Redis ``INCRBY``, or
+one SQL upsert shared by every app process), so simultaneous requests cannot slip past a limit. Every
+refusal is a 429 with ``Retry-After``: the seconds until the window ends.
+
+Counting every vote in the shared store would add a round trip (and, on SQLite, a write) to each one.
+A process instead takes a lease of a few requests at a time (a twentieth of the limit) with one atomic
+add, and grants them from memory; a lease is cut to what is left below the limit, so the requests
+granted never exceed it (processes holding unused leases can make it refuse a few early: abuse control,
+not billing). Limits of a few requests, like sign-in's, are counted one request at a time.
 
 Routes opt in with ``opt={"rate_limit": KIND}`` ("vote" or "proposal"); the middleware counts every POST
 to them before the handler runs. Sign-in and API writes call `Limiter.check` themselves, with their own
@@ -13,6 +19,7 @@ keys. Addresses are counted by keyed hash only (`idmx.web.respondents.client_key
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -50,12 +57,56 @@ def limits_for(settings: Settings) -> list[Limit]:
     ]
 
 
+@dataclass
+class _Lease:
+    window: int
+    left: int
+
+
 class Limiter:
+    LEASE_FRACTION = 20
+
     def __init__(self, counters: Counters, limits: Iterable[Limit]) -> None:
         self._counters = counters
         self._by_kind: dict[str, list[Limit]] = {}
         for limit in limits:
             self._by_kind.setdefault(limit.kind, []).append(limit)
+        self._leases: dict[str, _Lease] = {}
+        self._fetching: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _take(self, key: str, limit: Limit, now: float) -> bool:
+        """One request of `key` under `limit`: from this process's lease, or a new lease from the counter.
+
+        One thread at a time fetches a key's lease; the others wait for it and take from it, so a burst of
+        simultaneous requests reserves one lease, not one each."""
+        window = int(now // limit.window_s)
+        with self._lock:
+            if self._from_lease(key, window):
+                return True
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        with fetching:
+            with self._lock:
+                if self._from_lease(key, window):
+                    return True
+            batch = max(1, limit.allowed // self.LEASE_FRACTION)
+            total = self._counters.hit(key, limit.window_s, now, batch)
+            granted = batch - max(0, total - limit.allowed)
+            if granted <= 0:
+                return False
+            with self._lock:
+                if len(self._leases) > 200_000:  # leases of ended windows: keep memory bounded
+                    self._leases = {k: v for k, v in self._leases.items() if v.window == window}
+                    self._fetching = {k: v for k, v in self._fetching.items() if k in self._leases}
+                self._leases[key] = _Lease(window, granted - 1)
+            return True
+
+    def _from_lease(self, key: str, window: int) -> bool:
+        lease = self._leases.get(key)
+        if lease is not None and lease.window == window and lease.left > 0:
+            lease.left -= 1
+            return True
+        return False
 
     def hit(self, kind: str, keys: Mapping[str, str], limits: Iterable[Limit] | None = None) -> int | None:
         """Count one request of `kind` under each of its keys; the seconds to wait when any limit is
@@ -67,8 +118,7 @@ class Limiter:
             key = keys.get(limit.scope)
             if not key:
                 continue
-            count = self._counters.hit(f"{kind}:{limit.scope}:{key}", limit.window_s, now)
-            if count > limit.allowed:
+            if not self._take(f"{kind}:{limit.scope}:{key}", limit, now):
                 remaining = limit.window_s - int(now) % limit.window_s
                 wait = max(wait or 0, remaining)
         return wait
