@@ -71,7 +71,10 @@ class Visitor:
     """One browser: its cookies, and the CSRF token sent back as the site's htmx requests send it."""
 
     def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+        # A new connection per request: a kept-alive connection the server closes just as a request goes out
+        # ends that request without an answer (browsers quietly retry it; a test would count it as lost).
+        self.http = httpx.Client(base_url=base, timeout=60, follow_redirects=False,
+                                 limits=httpx.Limits(max_keepalive_connections=0))
 
     def get(self, path: str) -> httpx.Response:
         return self.http.get(path)
