@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -571,10 +573,20 @@ def test_per_segment_side_by_side():
     ]
     stats = pd.DataFrame(rows, columns=["proposal_id", "cell", "segment", "exposures", "supporters"])
     out = per_segment(stats, pd.Series({"acad": 1.0, "cit": 1.0}), by="point").set_index("proposal_id")
-    assert list(out.columns) == ["rank_overall", "rank_acad", "rank_cit"]
+    figures = ["score", "ci_low", "ci_high", "n_eff", "n_votes"]
+    assert list(out.columns) == ["rank_overall", "rank_acad", *(f"{f}_acad" for f in figures),
+                                 "rank_cit", *(f"{f}_cit" for f in figures)]
     assert out.loc["p1", "rank_acad"] == 1 and out.loc["p2", "rank_cit"] == 1
-    assert pd.isna(out.loc["p3", "rank_acad"])
-    assert all(str(out[c].dtype) == "Int64" for c in out.columns)  # whole ranks, <NA> where missing
+    assert pd.isna(out.loc["p3", "rank_acad"]) and pd.isna(out.loc["p3", "score_acad"])
+    assert all(str(out[c].dtype) == "Int64" for c in out.columns if c.startswith("rank_"))  # <NA> where missing
+    # Each segment's own figures, by hand: p1 among academics is 9 of 10 (Wilson interval on n = 10),
+    # among citizens 1 of 10; not the overall 10 of 20.
+    z = 1.959963984540054
+    p_hat, n = 0.9, 10
+    centre, half = (p_hat + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert out.loc["p1", "score_acad"] == pytest.approx(0.9) and out.loc["p1", "score_cit"] == pytest.approx(0.1)
+    assert (out.loc["p1", "ci_low_acad"], out.loc["p1", "ci_high_acad"]) == pytest.approx((centre - half, centre + half))
+    assert out.loc["p1", "n_eff_acad"] == pytest.approx(10) and out.loc["p3", "n_votes_cit"] == 10
     assert out["rank_cit"].to_dict() == {"p1": 3, "p2": 1, "p3": 2}
     # overall every proposal has share 0.5: ties go to the larger n_eff (p1, p2: 20; p3: 10), then the id
     assert out["rank_overall"].to_dict() == {"p1": 1, "p2": 2, "p3": 3}

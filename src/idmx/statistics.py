@@ -1148,12 +1148,15 @@ def per_segment(
     scorer: Callable[..., pd.DataFrame] = approval_scores,
     overall: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Overall and within-segment ranks side by side.
+    """Overall and within-segment ranks side by side, with each segment's own figures.
 
     ``stats_df`` is the input of ``scorer`` (default :func:`approval_scores`) plus a ``segment``
-    column giving each cell's segment. Returns ``proposal_id, rank_overall, rank_<segment>...``
-    (segments sorted; nullable integer ranks). A proposal nobody in a segment voted on has no rank
-    there (<NA>). ``overall``: the overall ranking (:func:`rank` of the scores), if the caller has it.
+    column giving each cell's segment. Returns ``proposal_id, rank_overall`` and, per segment (sorted),
+    ``rank_<s>`` (nullable integer) and ``score_<s>, ci_low_<s>, ci_high_<s>, n_eff_<s>, n_votes_<s>``:
+    the segment's own weighted score, interval and Kish effective n, from its respondents alone (the
+    weights within a segment keep their ratios, which is all a weighted mean and its n_eff depend on).
+    A proposal nobody in a segment voted on has no rank there (<NA>) and NaN figures.
+    ``overall``: the overall ranking (:func:`rank` of the scores), if the caller has it.
     """
     _require_frame(stats_df, "stats", ["proposal_id", segment])
     values = stats_df.drop(columns=[segment])
@@ -1186,10 +1189,16 @@ def per_segment(
     row_of_code = np.minimum(np.searchsorted(pids.to_numpy(), ids), max(len(pids) - 1, 0))
     if len(ids) and not np.array_equal(pids.to_numpy()[row_of_code], ids):
         raise RankingError("overall ranks proposals that are not in stats")
+    figures = {c: scored[c].to_numpy(dtype=float) for c in ("score", "ci_low", "ci_high", "n_eff", "n_votes")}
     for j, name in enumerate(names):
         table = np.zeros(len(pids), dtype=np.int64)  # 0: nobody in the segment voted on it
         mine = seg_sorted == j
-        table[code_of[order[mine]]] = ranks[mine]
+        rows = order[mine]
+        table[code_of[rows]] = ranks[mine]
         column = table[row_of_code]
         out[f"rank_{name}"] = pd.arrays.IntegerArray(column, column == 0)
+        for c, values in figures.items():
+            values_of_code = np.full(len(pids), np.nan)
+            values_of_code[code_of[rows]] = values[rows]
+            out[f"{c}_{name}"] = values_of_code[row_of_code]
     return out

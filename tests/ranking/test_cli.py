@@ -152,6 +152,22 @@ def test_connected_graph_with_ridge_0_and_string_ids(tmp_path):
     assert [line.split(",")[1] for line in ranking[1:]] == ["A", "B", "C"]
 
 
+def test_ids_are_kept_exactly_as_written(tmp_path):
+    """Ids are text: leading zeros stay, "007" and "7" are two proposals, and each is written back as read."""
+    respondents = "respondent_id,segment\n001,a\n002,b\n010,a\n"
+    votes = ("respondent_id,proposal_id,value\n001,01612910137588,1\n001,007,0\n002,01612910137588,1\n"
+             "002,7,1\n010,007,1\n010,7,0\n")
+    result = _rank(tmp_path, respondents, votes, "approval", "--weights-out", str(tmp_path / "w.csv"))
+    assert result.exit_code == 0, result.output
+    ranking = (tmp_path / "out.csv").read_text().splitlines()
+    assert sorted(line.split(",")[1] for line in ranking[1:]) == ["007", "01612910137588", "7"]
+    weights = (tmp_path / "w.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in weights[1:]] == ["001", "002", "010"]
+    # A vote for a respondent written differently from R.csv is someone else: refused, with the line.
+    bad = _rank(tmp_path, respondents, "respondent_id,proposal_id,value\n1,7,1\n", "approval")
+    assert bad.exit_code != 0 and "'1' is not in" in bad.output and "line 2" in bad.output
+
+
 def test_row_order_and_number_format_do_not_change_the_fingerprint(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -160,7 +176,7 @@ def test_row_order_and_number_format_do_not_change_the_fingerprint(tmp_path):
               "respondent_id,proposal_id,value\n2,10,4\n1,11,5\n1,10,3\n", "rating",
               targets="variable,category,target\nsegment,citizens,1\nsegment,academia,1.0\n")
     b = _rank(tmp_path / "b",
-              "respondent_id,segment,state\n01,academia,09\n2, citizens ,14\n",
+              "respondent_id,segment,state\n1,academia,09\n2, citizens ,14\n",
               "respondent_id,proposal_id,value\n1,10,3\n1,11,5.0\n2,10,4\n", "rating",
               targets="variable,category,target\nsegment,academia,1\nsegment,citizens,1\n")
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output

@@ -115,3 +115,39 @@ def test_no_votes_yet_is_said_plainly(client, db):
     f.proposals(db, c.id, ["Calidad del aire por estación"])
     r = client.get(f"/c/{c.slug}/results")
     assert r.status_code == 200 and "Todavía no hay votos que priorizar." in r.text
+
+
+def test_a_sector_view_shows_that_sectors_own_scores(client, db):
+    """Journalists (6) all back "Calidad del aire" and none the first proposal; 2 of 6 back the schools.
+    Their view shows their own shares and effective n (6), not the overall figures reordered."""
+    c, ids = _world(db)
+    html = client.get(f"/c/{c.slug}/results", params={"segment": "journalists", "criterion": "point"}).text
+    rows = [row for row in html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>") if "<td" in row]
+    cells = {title: row for row in rows for title in ("Calidad del aire", "Escuelas públicas", "HYPERLINK") if title in row}
+    assert list(cells) == ["Calidad del aire", "Escuelas públicas", "HYPERLINK"]  # in the sector's order
+    assert "100.0\u00a0%" in cells["Calidad del aire"] and "33.3\u00a0%" in cells["Escuelas públicas"]
+    assert "0.0\u00a0%" in cells["HYPERLINK"]
+    assert all('<td class="num">6</td>' in row for row in cells.values())  # effective n and votes: 6 each
+
+
+def test_a_target_nobody_answers_for_is_explained_not_called_no_votes(client, db):
+    """A target share for a sector nobody from took part: no ranking can be computed; the public page says
+    why (never "no votes"), and the staff page warns."""
+    c = f.consultation(db)
+    ids = f.proposals(db, c.id, ["Calidad del aire por estación", "Escuelas públicas"])
+    with db.write() as s:
+        s.add_all([m.WeightingTarget(consultation_id=c.id, variable="segment", category=code, target=0.5)
+                   for code in ("journalists", "academia")])
+    _votes(db, c, ids, [("journalists", {0: True, 1: False}) for _ in range(4)])
+    assert [run_id for _job, run_id in runs.refresh_due(db)] == [None]
+    html = client.get(f"/c/{c.slug}/results").text
+    assert "Todavía no hay votos" not in html and "no se pueden calcular" in html and "Academia" in html
+    from idmx.accounts.services import create_user
+    from idmx.enums import Role
+
+    create_user(db, "central@idmx.gob.mx", "una contraseña larga", Role.central_admin, None)
+    client.get("/staff/login")
+    client.post("/staff/login", data={"email": "central@idmx.gob.mx", "password": "una contraseña larga",
+                                      "_csrf_token": client.cookies.get("idmx_csrf")})
+    staff = client.get(f"/staff/consultations/{c.id}").text
+    assert 'id="weighting-warning"' in staff and "Academia" in staff

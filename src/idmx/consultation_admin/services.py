@@ -7,7 +7,7 @@ a duplicate surfaces as the database's IntegrityError and becomes a message next
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
+from idmx.ranking import services as rankings
 
 SETTINGS_FIELDS = [
     "slug", "title_es", "title_en", "description_es", "description_en", "institution_id", "voting_method",
@@ -107,6 +108,8 @@ class Managed:
     proposals: int
     fixed: int
     previous_slug: str | None
+    # Weighting targets nobody who took part belongs to: no ranking until that changes.
+    unmet_targets: list[tuple[str, str]] = field(default_factory=list)
 
     def started(self, now: datetime) -> bool:
         return rules.started(self.consultation, now)
@@ -125,7 +128,9 @@ def get(db: Database, who: StaffPrincipal, consultation_id: int) -> Managed:
             .where(m.Proposal.consultation_id == c.id)
         ).one()
         previous = s.scalar(select(m.Consultation.slug).where(m.Consultation.id == c.previous_id)) if c.previous_id else None
-        return Managed(c, acronym, _targets(s, c.id), proposals or 0, fixed or 0, previous)
+        managed = Managed(c, acronym, _targets(s, c.id), proposals or 0, fixed or 0, previous)
+    managed.unmet_targets = rankings.unmet_targets(db, c.id)
+    return managed
 
 
 def current_form(managed: Managed, choices: forms.Choices) -> forms.ConsultationForm:

@@ -433,8 +433,11 @@ def reproduce_command(info: ExportInfo, run: m.RankingRun | None) -> str:
         p = run.params
         if p.get("cap") is not None:
             args.append(f"--cap {p['cap']!r}")
-        args += [f"--ridge {p.get('ridge', 0.1)!r}", f"--confidence {p.get('confidence', 0.95)!r}",
-                 f"--rank-by {p.get('rank_by', 'lower')}"]
+        # Runs before the estimated prior stored their fixed ridge (0.1 unless said); newer ones store None.
+        ridge = p.get("ridge", 0.1)
+        if ridge is not None:
+            args.append(f"--ridge {ridge!r}")
+        args += [f"--confidence {p.get('confidence', 0.95)!r}", f"--rank-by {p.get('rank_by', 'lower')}"]
     args.append("--out my-ranking.csv")
     return " ".join(args)
 

@@ -25,8 +25,9 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--targets", type=FILE, help="T.csv: variable,category,target (totals or shares). "
               "Without it every respondent weighs the same.")
 @click.option("--cap", type=click.FloatRange(min=1), help="Trim weights to at most CAP times the mean weight.")
-@click.option("--ridge", type=click.FloatRange(min=0), default=0.1, show_default=True,
-              help="Bradley-Terry ridge prior (pairwise); 0 needs every proposal linked by wins both ways.")
+@click.option("--ridge", type=click.FloatRange(min=0), default=None,
+              help="Precision of the Bradley-Terry prior (pairwise); default: estimated from the comparisons; "
+                   "0 (no prior) needs every proposal linked by wins both ways.")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="Confidence level of the intervals.")
 @click.option("--rank-by", type=click.Choice(["lower", "point"]), default="lower", show_default=True,

@@ -61,6 +61,7 @@ class ResultsController(Controller):
         context = {
             "view": view, "c": c, "phase": view.phase(clock.now()), "run": run,
             "pending": run is None and runs.has_votes(db, c.id), "summary": run.summary if run else {},
+            "unmet": runs.unmet_targets(db, c.id) if run is None else [],
             "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
             "mix": mix, "segment_names": {k: names.get(k, k) for k in comparison["codes"]} or {},
             "fmt": (lambda v: format_number(v * 100, 1) + "\u00a0%") if mode.scale == (0.0, 1.0)

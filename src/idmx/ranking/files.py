@@ -104,7 +104,7 @@ SECTIONS = ("respondents", "votes", "targets")
 TARGET_HEADER = ("variable", "category", "target")
 RESULT_COLUMNS = ("rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes")
 DECIMALS = 10
-_INT = re.compile(r"^[+-]?\d+$")
+_CANONICAL_INT = r"0|-?[1-9]\d*"  # exactly how str(int) writes a whole number
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
 _CHUNK = 200_000
 
@@ -463,8 +463,11 @@ def _require_values(frame: pd.DataFrame, label: str, columns: list[str]) -> None
 
 
 def _canonical_ids(values: pd.Series) -> pd.Series:
-    """Whole numbers as int64 (compared and sorted numerically), anything else as text."""
-    if len(values) and values.str.fullmatch(_INT.pattern).all():
+    """Ids are text, kept exactly as written. When every one of them is a whole number written the one way
+    Python writes it (no sign, no leading zero: what the database's ids look like), they are held as int64,
+    which writes back identically and sorts numerically as the database does; otherwise they stay text,
+    so "007" and "7" are two ids and "01612910137588" keeps its zero."""
+    if len(values) and values.str.fullmatch(_CANONICAL_INT).all():
         try:
             return pd.Series(np.array([int(v) for v in values], dtype=np.int64), index=values.index)
         except OverflowError:
@@ -475,7 +478,7 @@ def _canonical_ids(values: pd.Series) -> pd.Series:
 def _match_ids(values: pd.Series, like: pd.Series) -> pd.Series:
     """``values`` in the representation of ``like`` (int64 ids or text); non-numbers become NA."""
     if like.dtype == np.int64:
-        ok = values.str.fullmatch(_INT.pattern)
+        ok = values.str.fullmatch(_CANONICAL_INT)
         out = pd.Series(pd.NA, index=values.index, dtype="Int64")
         if ok.any():
             out[ok] = [int(v) for v in values[ok]]

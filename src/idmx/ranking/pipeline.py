@@ -80,14 +80,15 @@ class RunParams:
 
     ``method`` defaults to the consultation's voting method. ``targets`` overrides the consultation's
     weighting targets (``(variable, category, target)`` triples). ``cap`` trims weights to at most
-    ``cap`` times the mean weight. ``ridge`` is the Bradley-Terry prior (pairwise only); ``rank_by`` is
+    ``cap`` times the mean weight. ``ridge`` is the precision of the Bradley-Terry prior (pairwise only):
+    None estimates it from the comparisons (`idmx.statistics.bradley_terry`), a number fixes it; ``rank_by`` is
     ``"lower"`` (lower interval end, the default) or ``"point"``.
     """
 
     method: str | None = None
     targets: tuple[tuple[str, str, float], ...] | None = None
     cap: float | None = None
-    ridge: float = 0.1
+    ridge: float | None = None
     confidence: float = 0.95
     rank_by: str = "lower"
 
@@ -97,7 +98,7 @@ class RunParams:
                                f"got {self.method!r}")
         if self.cap is not None and not (np.isfinite(self.cap) and self.cap >= 1):
             raise RankingError(f"cap must be a number >= 1 (a multiple of the mean weight), got {self.cap!r}")
-        if not (np.isfinite(self.ridge) and self.ridge >= 0):
+        if self.ridge is not None and not (np.isfinite(self.ridge) and self.ridge >= 0):
             raise RankingError(f"ridge must be a number >= 0, got {self.ridge!r}")
         if not 0 < self.confidence < 1:
             raise RankingError(f"confidence must be strictly between 0 and 1, got {self.confidence!r}")
@@ -211,7 +212,7 @@ def _segment_ranks(
     codes, labels = pd.factorize(inputs.cells["segment"])
     stats["segment"] = pd.Categorical.from_codes(codes[stats["cell"].to_numpy()], categories=labels)
     table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, mode.scorer, overall)
-    return _records(table, {})
+    return _records(table, {c: _round for c in table.columns if c != "proposal_id" and not c.startswith("rank_")})
 
 
 def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
@@ -238,6 +239,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
             })
             scores = compute.bradley_terry(rows_frame, ridge=params.ridge, confidence=params.confidence, clusters=rows_frame)
             del rows_frame
+        prior = scores.attrs.get("ridge")  # pairwise: the prior precision used (estimated unless fixed)
         ranked = compute.rank(scores, params.rank_by)
         rows = result_rows(ranked, inputs.method)
         timings["scores"] = time.perf_counter() - t
@@ -248,6 +250,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
     n_eff = total_w**2 / float((counts * w * w).sum()) if total_w > 0 else 0.0
     value_col = {"approval": "exposures", "rating": "n", "pairwise": "wins"}[mode.statistics]
     summary = {
+        **({"prior_precision": _round(prior)} if prior is not None else {}),
         "respondents": int(counts.sum()),
         "cells": len(inputs.cells),
         "vote_rows": int(stats[value_col].sum()),
@@ -287,6 +290,17 @@ def cells_frame(frame: pd.DataFrame, variables: list[str], count: str | None = N
 
 
 # --- database runs -----------------------------------------------------------------------------------------
+
+
+def unmet_targets(targets: pd.DataFrame, cells: pd.DataFrame) -> list[tuple[str, str]]:
+    """(variable, category) of every target above zero that no respondent of the ranking belongs to:
+    weighting cannot reach its share, so no ranking can be computed until someone from it answers or
+    the target changes."""
+    unmet = []
+    for variable, category, target in targets[["variable", "category", "target"]].itertuples(index=False):
+        if target > 0 and variable in cells and not (cells.loc[cells[variable] == category, "respondents"] > 0).any():
+            unmet.append((str(variable), str(category)))
+    return unmet
 
 
 def default_targets(cells: pd.DataFrame) -> pd.DataFrame:

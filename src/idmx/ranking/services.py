@@ -42,6 +42,9 @@ from idmx.ranking.pipeline import (
     tally_stats,
     vote_respondents,
 )
+from idmx.ranking.pipeline import (
+    unmet_targets as pipeline_unmet,
+)
 from idmx.statistics import NOT_STATED, RankingError
 
 
@@ -344,6 +347,23 @@ def refresh_due(db: Database, now: datetime | None = None) -> list[tuple[DueRun,
             continue
         done.append((job, run.id))
     return done
+
+
+def unmet_targets(db: Database, consultation_id: int) -> list[tuple[str, str]]:
+    """The consultation's stored weighting targets that no respondent of its ranking belongs to
+    (`pipeline.unmet_targets`), with the category's name: why a ranking cannot be computed."""
+    with db.read() as s:
+        method = s.scalar(select(m.Consultation.voting_method).where(m.Consultation.id == consultation_id))
+        targets = queries.stored_targets(s, consultation_id)
+        if method is None or len(targets) == 0:
+            return []
+        cells = queries.respondent_cells(s, consultation_id, kind_of(str(method)))
+        if len(cells) == 0:
+            return []
+        names = {**{code: localised(es, en) for code, es, en in s.execute(
+            select(m.Segment.code, m.Segment.name_es, m.Segment.name_en))},
+                 **dict(s.execute(select(m.State.inegi_code, m.State.name)).all())}
+    return [(variable, names.get(category, category)) for variable, category in pipeline_unmet(targets, cells)]
 
 
 def has_votes(db: Database, consultation_id: int) -> bool:

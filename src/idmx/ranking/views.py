@@ -49,22 +49,30 @@ def segment_codes(segment_ranks: list[dict[str, Any]] | None) -> list[str]:
 
 
 def by_segment(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, segment: str) -> list[Row]:
-    """Rows reordered by their rank within one segment; proposals that segment never saw go last."""
+    """The proposals one segment voted on, in that segment's order, with that segment's own score,
+    interval, effective n and votes (`statistics.per_segment`); `rank` stays the overall rank.
+    Runs stored before segments had their own figures show the overall ones, in the segment's order."""
     if not segment_ranks or segment not in segment_codes(segment_ranks):
         return rows
-    ranks = {int(r["proposal_id"]): r.get(f"rank_{segment}") for r in segment_ranks}
-
-    def key(row: Row) -> tuple[int, float, int]:
-        value = ranks.get(row.proposal_id)
-        missing = value is None or (isinstance(value, float) and value != value)
-        return (1 if missing else 0, 0 if missing else float(value), row.rank)
-
+    by_id = {int(r["proposal_id"]): r for r in segment_ranks}
     out = []
-    for row in sorted(rows, key=key):
-        value = ranks.get(row.proposal_id)
-        seg_rank = None if value is None or (isinstance(value, float) and value != value) else int(value)
-        out.append(Row(**{**row.__dict__, "segment_rank": seg_rank}))
-    return out
+    for row in rows:
+        rec = by_id.get(row.proposal_id, {})
+        rank = _whole(rec.get(f"rank_{segment}"))
+        if rank is None:
+            continue
+        figure = lambda name, default: default if rec.get(f"{name}_{segment}") is None else float(rec[f"{name}_{segment}"])  # noqa: E731
+        out.append(Row(row.rank, row.proposal_id, row.title, figure("score", row.score), figure("ci_low", row.ci_low),
+                       figure("ci_high", row.ci_high), figure("n_eff", row.n_eff),
+                       int(figure("n_votes", row.n_votes)), segment_rank=rank))
+    return sorted(out, key=lambda r: (r.segment_rank, r.rank))
+
+
+def _whole(value: Any) -> int | None:
+    """A stored rank as an int; None for a missing one (None, NaN, "")."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    return int(value)
 
 
 def comparison(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, limit: int = 15) -> dict[str, Any]:
@@ -76,8 +84,7 @@ def comparison(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, limi
         ranks = by_id.get(row.proposal_id, {})
         table.append({
             "rank": row.rank, "title": row.title,
-            "segments": [None if ranks.get(f"rank_{c}") in (None, "") or ranks.get(f"rank_{c}") != ranks.get(f"rank_{c}")
-                         else int(ranks[f"rank_{c}"]) for c in codes],
+            "segments": [_whole(ranks.get(f"rank_{c}")) for c in codes],
         })
     return {"codes": codes, "rows": table}
 
