@@ -16,7 +16,7 @@ import idmx
 ROOT = Path(__file__).resolve().parent.parent
 # Modules that may use the framework or the ORM, by their last name: each package's adapters.
 ADAPTER_NAMES = {"controllers", "services", "commands", "queries", "tallies", "voting", "guards", "sessions",
-                 "throttle", "scope", "http", "openapi", "pagination"}
+                 "throttle", "scope", "http", "openapi", "pagination", "flags"}
 # Whole infrastructure modules and packages (the wiring, the database, the web layer).
 INFRASTRUCTURE = {"idmx.__main__", "idmx.app", "idmx.asgi", "idmx.audit", "idmx.cli", "idmx.commandline", "idmx.counters",
                   "idmx.migrations", "idmx.seeding", "idmx.worker", "idmx.db", "idmx.web"}

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from idmx import worker
 from idmx.db import models as m
@@ -35,6 +35,24 @@ def test_the_rankings_job_stores_each_final_run_once(db, settings):
     assert worker.refresh_rankings(db, settings) == [] and _runs(db) == 1
 
 
+def test_the_rankings_job_flags_scripted_respondents_first_and_stores_the_run_without_them(db, settings):
+    c = _closed_with_votes(db)
+    ids = f.proposals(db, c.id, [f"Conjunto {k}" for k in range(10)])
+    with db.write() as s:
+        bot = m.Respondent(consultation_id=c.id, token_hash="b" * 64)
+        s.add(bot)
+        s.flush()
+        s.execute(insert(m.Exposure), [{"respondent_id": bot.id, "proposal_id": p, "consultation_id": c.id} for p in ids])
+        s.execute(insert(m.Vote), [{"consultation_id": c.id, "proposal_id": p, "respondent_id": bot.id, "value": 1,
+                                    "cast_at": c.opens_at} for p in ids])  # ten answers in the same instant
+    worker.refresh_rankings(db, settings)
+    (flag,) = f.rows(db, m.RespondentFlag)
+    assert (flag.respondent_id, flag.kind, flag.detail) == (bot.id, "fast", "answers=10,seconds=0.00")
+    stored = {run.excludes_flagged: run.summary for run in f.rows(db, m.RankingRun)}
+    assert stored[False]["respondents"] == 3 and stored[False]["flagged_respondents"] == 1
+    assert stored[True]["respondents"] == 2 and stored[True]["excluded_respondents"] == 1
+
+
 def test_the_worker_process_computes_due_runs_and_stops_on_sigterm(db, tmp_path):
     _closed_with_votes(db)
     env = {**os.environ, "IDMX_DATABASE_URL": db.url, "IDMX_ENV": "test", "IDMX_VAR_DIR": str(tmp_path),
@@ -54,4 +72,4 @@ def test_the_worker_process_computes_due_runs_and_stops_on_sigterm(db, tmp_path)
         if proc.poll() is None:
             proc.kill()
         output = proc.communicate()[0]
-    assert "worker started: rankings, comparisons, counters" in output
+    assert "worker started: rankings, flags, comparisons, counters" in output

@@ -327,10 +327,11 @@ def _demo_votes(s, cid, resp_ids, prop_ids, utility, method, rng, opens) -> None
         else:
             stars = np.clip(np.round(3 + u), 1, 5).astype(int)
             values = [(int(prop_ids[j]), int(v)) for j, v in zip(seen, stars)]
+        # A few seconds per answer, as people take (`idmx.ranking.suspicion` flags faster ones).
         votes.extend(
             {"consultation_id": cid, "proposal_id": pid, "respondent_id": rid, "value": v,
-             "cast_at": opens + timedelta(minutes=i)}
-            for pid, v in values
+             "cast_at": opens + timedelta(minutes=i, seconds=4 * k)}
+            for k, (pid, v) in enumerate(values)
         )
     if exposures:
         s.execute(insert(m.Exposure), exposures)
@@ -355,7 +356,7 @@ def _demo_pairwise(s, cid, resp_ids, prop_ids, utility, rng, opens) -> None:
                 "consultation_id": cid, "respondent_id": rid,
                 "left_id": int(prop_ids[a]), "right_id": int(prop_ids[b]),
                 "winner_id": int(prop_ids[winner]) if winner is not None else None,
-                "cast_at": opens + timedelta(minutes=i, seconds=k),
+                "cast_at": opens + timedelta(minutes=i, seconds=5 * k),
             })
     s.execute(insert(m.PairwiseVote), rows)
 

@@ -9,6 +9,9 @@ nothing is lost when the worker restarts: each run computes what is due now.
 * ``rankings`` (every minute): stores the runs that results pages show (`ranking.services.refresh_due`):
   the final run of every consultation that closed, and a fresh run of every live one every few minutes.
   Pages never compute a ranking themselves.
+  Just before, the consultation's suspicious respondents are flagged, so the run without them is current.
+* ``flags`` (every 5 minutes): flags the fast and patterned respondents of open consultations
+  (`ranking.flags`), for the staff moderation view.
 * ``comparisons`` (every 30 s): recounts how often each proposal of an open pairwise consultation was
   compared, which the pair chooser favours (votes never update a counter: `consultations.services`).
 * ``counters`` (hourly, without Redis): forgets rate-limit windows that ended long ago.
@@ -34,6 +37,7 @@ from idmx.consultations import services as consultations
 from idmx.counters import SqlCounters
 from idmx.db import Database
 from idmx.notify import services as outbox
+from idmx.ranking import flags
 from idmx.ranking import services as rankings
 from idmx.settings import Settings
 
@@ -49,10 +53,18 @@ class Job:
 
 
 def refresh_rankings(db: Database, settings: Settings) -> object:
-    done = rankings.refresh_due(db, clock.now())
+    done = rankings.refresh_due(db, clock.now(), prepare=flags.flag_consultation)
     for job, run_id in done:
         log.info("ranking %s: %s", job.slug, f"run {run_id}" if run_id is not None else "nothing to rank yet")
     return done
+
+
+def flag_suspicious(db: Database, settings: Settings) -> object:
+    found = flags.flag_open(db, clock.now())
+    for cid, kinds in found.items():
+        if any(kinds.values()):
+            log.info("consultation %s: suspicious respondents %s", cid, kinds)
+    return found
 
 
 def recount_comparisons(db: Database, settings: Settings) -> object:
@@ -72,6 +84,7 @@ def send_outbox(db: Database, settings: Settings) -> object:
 
 JOBS: tuple[Job, ...] = (
     Job("rankings", 60, refresh_rankings),
+    Job("flags", 300, flag_suspicious),
     Job("comparisons", 30, recount_comparisons),
     Job("counters", 3600, purge_counters, enabled=lambda settings: not settings.redis_url),
     Job("outbox", 30, send_outbox, enabled=lambda settings: bool(settings.smtp_url)),

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from tests import factories
 
 from idmx import seeding
 from idmx.cli import main
@@ -195,3 +196,36 @@ def test_usage_errors(tmp_path):
 def test_unknown_consultation(db: Database, tmp_path):
     result = CliRunner().invoke(main, ["rank", "--consultation", "no-existe"], env=_env(db, tmp_path))
     assert result.exit_code == 1 and "there is no consultation 'no-existe'" in result.output
+
+
+def test_a_run_without_flagged_respondents_is_stored_and_reproduced_from_its_files(db: Database, tmp_path: Path):
+    c = factories.consultation(db, "con-marcas")
+    ids = factories.proposals(db, c.id, ["Calidad del aire", "Escuelas", "Contratos"])
+    with db.write() as s:
+        for i in range(9):
+            r = m.Respondent(consultation_id=c.id, token_hash=f"{i:064d}")
+            s.add(r)
+            s.flush()
+            s.execute(insert(m.Exposure), [{"respondent_id": r.id, "proposal_id": p, "consultation_id": c.id} for p in ids])
+            s.execute(insert(m.Vote), [{"consultation_id": c.id, "proposal_id": ids[i % 3], "respondent_id": r.id,
+                                        "value": 1}])
+            if i < 2:
+                s.add(m.RespondentFlag(consultation_id=c.id, respondent_id=r.id, kind="burst", detail="address=40"))
+    runner, env = CliRunner(), _env(db, tmp_path)
+    result = runner.invoke(main, ["rank", "--consultation", c.slug, "--without-flagged"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "flagged as suspicious: 2 respondents (left out)" in result.output and "7 respondents" in result.output
+    run = runs.latest_run(db, c.id, excludes_flagged=True)
+    assert run.fingerprint == FINGERPRINT.search(result.output).group(1) and run.params["exclude_flagged"] is True
+    assert runs.latest_run(db, c.id) is None  # the run of every vote is another run
+
+    written = runs.write_inputs(db, c.id, tmp_path / "files", params=pipeline.RunParams(exclude_flagged=True))
+    assert written.fingerprint == run.fingerprint
+    out = tmp_path / "files" / "ranking.csv"
+    result = runner.invoke(main, ["rank", "--respondents", str(written.respondents), "--votes", str(written.votes),
+                                  "--mode", "approval", "--targets", str(written.targets), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert FINGERPRINT.search(result.output).group(1) == run.fingerprint
+    assert out.read_bytes() == files.render_ranking(run.results).encode()
+    usage = runner.invoke(main, ["rank", "--without-flagged", "--votes", "V.csv"])
+    assert usage.exit_code == 2 and "--without-flagged ranks from the database" in usage.output

@@ -42,6 +42,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "moderation:queue": ALL,
     "moderation:bulk": ALL,
     "moderation:duplicates": ALL,
+    "moderation:flags": ALL,
     "moderation:merge": ALL,
     "moderation:proposal": ALL,
     "moderation:approve": ALL,

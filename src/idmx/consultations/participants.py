@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idmx.i18n import gettext as _
-
-__all__ = ["BurstLimits", "Participant", "as_participant", "burst_detail", "flag_label"]
+__all__ = ["BurstLimits", "Participant", "as_participant", "burst_detail"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,3 @@ def burst_detail(from_address: int, from_network: int, limits: BurstLimits) -> s
     if from_network > limits.per_network:
         return f"network={from_network}"
     return None
-
-
-def flag_label(kind: str, detail: str) -> str:
-    """A flag's reason for staff, in the active language."""
-    scope, _eq, n = detail.partition("=")
-    if kind == "burst":
-        if scope == "address":
-            return _("One of %(n)s new respondents from one address within an hour.") % {"n": n}
-        return _("One of %(n)s new respondents from one network within an hour.") % {"n": n}
-    if kind == "fast":
-        return _("Answered faster than a person reads: %(detail)s.") % {"detail": detail}
-    return _("The same answers as many other respondents: %(detail)s.") % {"detail": detail}

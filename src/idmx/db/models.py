@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy import Enum as SAEnum
@@ -510,12 +511,14 @@ class RankingRun(Base):
     # Overall and within-segment ranks side by side (approval and rating runs; NULL for pairwise).
     segment_ranks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # Respondents, vote rows, Kish n_eff and design effect, weight per cell, unmet raking margins,
-    # and how long each stage took.
+    # flagged respondents, and how long each stage took.
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Left out the respondents flagged as suspicious (`m.RespondentFlag`); both runs are kept.
+    excludes_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         CheckConstraint("length(fingerprint) = 64", name="fingerprint_sha256"),
-        Index("ix_ranking_runs_latest", "consultation_id", "method", "created_at"),
+        Index("ix_ranking_runs_latest", "consultation_id", "method", "excludes_flagged", "created_at"),
     )
 
 

@@ -214,6 +214,7 @@ class RunChoice:
     method: str
     created_at: datetime
     latest: bool
+    excludes_flagged: bool = False  # leaves out the respondents flagged as suspicious
 
 
 @dataclass

@@ -292,7 +292,7 @@ def run_choices(db: Database, edition_id: int) -> list[ConsultationRuns]:
         chosen = {r: w for r, w in s.execute(select(m.EditionRun.ranking_run_id, m.EditionRun.weight)
                                              .where(m.EditionRun.edition_id == edition_id)).all()}
         rows = s.execute(
-            select(m.RankingRun.id, m.RankingRun.method, m.RankingRun.created_at,
+            select(m.RankingRun.id, m.RankingRun.method, m.RankingRun.created_at, m.RankingRun.excludes_flagged,
                    m.Consultation.id, m.Consultation.title_es, m.Consultation.slug, m.Institution.acronym)
             .join(m.Consultation, m.Consultation.id == m.RankingRun.consultation_id)
             .outerjoin(m.Institution, m.Institution.id == m.Consultation.institution_id)
@@ -300,9 +300,10 @@ def run_choices(db: Database, edition_id: int) -> list[ConsultationRuns]:
                       m.RankingRun.created_at.desc(), m.RankingRun.id.desc())
         ).all()
     out: dict[int, ConsultationRuns] = {}
-    for run_id, method, created, cid, title, slug, inst in rows:
+    for run_id, method, created, excludes, cid, title, slug, inst in rows:
         group = out.setdefault(cid, ConsultationRuns(cid, title, slug, inst, []))
-        group.runs.append(RunChoice(run_id, str(method), created, latest=not group.runs))
+        latest = not excludes and not any(not r.excludes_flagged for r in group.runs)
+        group.runs.append(RunChoice(run_id, str(method), created, latest=latest, excludes_flagged=bool(excludes)))
         if run_id in chosen:
             group.selected, group.weight = run_id, float(chosen[run_id])
     return list(out.values())

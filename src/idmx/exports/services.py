@@ -172,7 +172,7 @@ def package_info(db: Database, slug: str, now: datetime | None = None, *, includ
         run_rows = s.execute(
             select(m.RankingRun.id).where(
                 m.RankingRun.consultation_id == c.id, m.RankingRun.method == c.voting_method,
-                m.RankingRun.created_at >= c.closes_at,
+                m.RankingRun.created_at >= c.closes_at, m.RankingRun.excludes_flagged.is_(False),
             ).order_by(m.RankingRun.created_at, m.RankingRun.id)
         ).all()
         run_ids = [r[0] for r in run_rows]

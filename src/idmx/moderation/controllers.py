@@ -75,6 +75,12 @@ class ModerationController(Controller):
         query = urlencode({"done": len(result.done), "skipped": len(result.skipped)})
         return see_other(request.app.route_reverse("moderation:queue", consultation_id=consultation_id) + "?" + query)
 
+    @get("/{consultation_id:int}/flags", name="moderation:flags", opt=MODERATORS, sync_to_thread=True)
+    def flags(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Template:
+        me = principal_of(request)
+        found = services.suspicious(db, me, consultation_id)
+        return page(request, "staff/moderation/flags.html", {"me": me, "c": found.consultation, "found": found})
+
     # --- duplicates and merging --------------------------------------------------------------------------
 
     @get("/{consultation_id:int}/duplicates", name="moderation:duplicates", opt=MODERATORS, sync_to_thread=True)

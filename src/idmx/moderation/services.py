@@ -43,6 +43,7 @@ from idmx.errors import Conflict, DomainError, NotFound
 from idmx.fields import clean_text
 from idmx.i18n import gettext as _
 from idmx.matching import THRESHOLD, ProposalIndex
+from idmx.ranking import flags as suspicious_flags
 
 REASON_MAX = 1000
 QUEUE_LIMIT = 200
@@ -636,6 +637,20 @@ def duplicate_pairs(db: Database, who: StaffPrincipal, consultation_id: int, lim
         }
     index = ProposalIndex((pid, row["title"]) for pid, row in rows.items())
     return c, [DuplicatePair(rows[x], rows[y], score) for x, y, score in index.pairs(threshold)[:limit]]
+
+
+@dataclass
+class SuspiciousVotes:
+    consultation: m.Consultation
+    counts: suspicious_flags.FlagCounts
+    flags: list[suspicious_flags.Flag]
+
+
+def suspicious(db: Database, who: StaffPrincipal, consultation_id: int) -> SuspiciousVotes:
+    """The respondents of a consultation flagged as suspicious, with why (`idmx.ranking.flags`)."""
+    with db.read() as s:
+        c = get_consultation(s, who, consultation_id)
+    return SuspiciousVotes(c, suspicious_flags.counts(db, c.id), suspicious_flags.listing(db, c.id))
 
 
 # --- diffs ---------------------------------------------------------------------------------------------

@@ -34,9 +34,12 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Rank by the interval's lower end or by the point estimate.")
 @click.option("--out", type=FILE, help="Where to write ranking.csv (file mode).")
 @click.option("--weights-out", type=FILE, help="Also write weights.csv: respondent_id,weight (file mode).")
+@click.option("--without-flagged", is_flag=True, help="With --consultation: leave out the respondents flagged "
+              "as suspicious (the run is stored beside the run of every vote).")
 @click.option("--due", is_flag=True, help="Compute every run that is due, as the worker does: the final run of "
               "each consultation that closed, and a fresh one of each live one.")
-def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out, due) -> None:
+def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out, without_flagged,
+         due) -> None:
     """Rank proposals with weighted scores, uncertainty intervals and an input fingerprint.
 
     \b
@@ -61,8 +64,11 @@ def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_b
             given = [k for k, v in file_options.items() if v is not None and k != "--mode"]
             if given:
                 raise click.UsageError(f"--consultation ranks from the database; it does not take {', '.join(given)}")
-            _rank_consultation(slug, RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by))
+            _rank_consultation(slug, RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by,
+                                               exclude_flagged=without_flagged))
         else:
+            if without_flagged:
+                raise click.UsageError("--without-flagged ranks from the database: give --consultation SLUG")
             missing = [k for k in ("--respondents", "--votes", "--mode", "--out") if file_options[k] is None]
             if missing:
                 raise click.UsageError(
@@ -111,6 +117,9 @@ def _rank_consultation(slug: str, params) -> None:
     sm = run.summary
     click.echo(f"run {run.id}: {slug}, {run.method}, {sm['proposals']} proposals, {sm['respondents']} respondents "
                f"(Kish effective n {sm['n_eff']:.1f})")
+    if sm.get("flagged_respondents"):
+        left = "left out" if run.excludes_flagged else "counted; --without-flagged leaves them out"
+        click.echo(f"flagged as suspicious: {sm['flagged_respondents']} respondents ({left})")
     click.echo(f"fingerprint: {run.fingerprint}")
     click.echo(f"{'rank':>4}  {'score':>7}  {'interval':>17}  {'n_votes':>7}  proposal")
     for r in top:
@@ -120,10 +129,11 @@ def _rank_consultation(slug: str, params) -> None:
 
 
 def _rank_due() -> None:
+    from idmx.ranking import flags
     from idmx.ranking import services as runs
 
     with commandline.database() as database:
-        done = runs.refresh_due(database)
+        done = runs.refresh_due(database, prepare=flags.flag_consultation)
     for job, run_id in done:
         what = "final run" if job.final else "live run"
         click.echo(f"{job.slug}: {what} {run_id}" if run_id is not None else f"{job.slug}: nothing to rank yet")

@@ -3,6 +3,9 @@
 Results are shown once the consultation's visibility allows it (live, or after closing). A page only
 reads the latest stored run: runs are computed outside requests (the worker's `ranking.services.refresh_due`,
 and `idmx rank`), so a page never waits for a computation and many readers never start one.
+
+When some respondents are flagged as suspicious, the page says how many and offers the run without
+them (``?votes=unflagged``); the run of every vote stays the default: flagged votes are kept and counted.
 """
 
 from __future__ import annotations
@@ -32,16 +35,24 @@ if TYPE_CHECKING:
 class ResultsController(Controller):
     path = "/c/{slug:str}/results"
 
-    def _load(self, db: Database, slug: str) -> tuple[participation.ConsultationView, RankingRun | None]:
+    def _load(self, db: Database, slug: str, votes: str) -> tuple[participation.ConsultationView, RankingRun | None, int]:
+        """The consultation, the latest run of the votes asked for (every vote, or ``unflagged``), and how
+        many respondents of the latest run of every vote are flagged."""
         view = participation.get_consultation(db, slug)
         now = clock.now()
         if not view.results_visible(now):
             raise NotFound(_("The results of this consultation are published when it closes."))
-        return view, runs.latest_run(db, view.id, view.consultation.voting_method)
+        method = view.consultation.voting_method
+        run = runs.latest_run(db, view.id, method)
+        flagged = int(run.summary.get("flagged_respondents", 0)) if run is not None else 0
+        if votes == "unflagged" and flagged:
+            run = runs.latest_run(db, view.id, method, excludes_flagged=True)
+        return view, run, flagged
 
     @get("/", name="ranking:results", sync_to_thread=True)
     def results(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
-        view, run = self._load(db, slug)
+        votes = "unflagged" if request.query_params.get("votes") == "unflagged" else "all"
+        view, run, flagged = self._load(db, slug, votes)
         c = view.consultation
         criterion = request.query_params.get("criterion", "lower")
         criterion = criterion if criterion in views.CRITERIA else "lower"
@@ -59,7 +70,8 @@ class ResultsController(Controller):
         mode = votemodes.get(c.voting_method)
         chart = views.interval_chart(rows, mode.scale)
         context = {
-            "view": view, "c": c, "phase": view.phase(clock.now()), "run": run,
+            "view": view, "c": c, "phase": view.phase(clock.now()), "run": run, "flagged": flagged,
+            "votes": votes if flagged else "all",
             "pending": run is None and runs.has_votes(db, c.id), "summary": run.summary if run else {},
             "unmet": runs.unmet_targets(db, c.id) if run is None else [],
             "rows": rows, "chart": chart, "criterion": criterion, "segment": segment, "comparison": comparison,
@@ -70,8 +82,8 @@ class ResultsController(Controller):
         return page(request, "ranking/results.html", context, fragment="ranking/_results.html")
 
     @get("/ranking.csv", name="ranking:results_csv", sync_to_thread=True)
-    def results_csv(self, slug: FromPath[str], db: NamedDependency[Database]) -> Response:
-        view, run = self._load(db, slug)
+    def results_csv(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Response:
+        view, run, _flagged = self._load(db, slug, request.query_params.get("votes", "all"))
         titles = runs.titles(db, view.id)
         pairwise = votemodes.get(view.consultation.voting_method).statistics == "pairwise"
         header = ["rank", "proposal_id", "title", "score", "ci_low", "ci_high", "n_eff", "n_votes"] + (["theta"] if pairwise else [])

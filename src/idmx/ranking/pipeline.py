@@ -82,7 +82,8 @@ class RunParams:
     weighting targets (``(variable, category, target)`` triples). ``cap`` trims weights to at most
     ``cap`` times the mean weight. ``ridge`` is the precision of the Bradley-Terry prior (pairwise only):
     None estimates it from the comparisons (`idmx.statistics.bradley_terry`), a number fixes it; ``rank_by`` is
-    ``"lower"`` (lower interval end, the default) or ``"point"``.
+    ``"lower"`` (lower interval end, the default) or ``"point"``. ``exclude_flagged`` leaves out the
+    respondents flagged as suspicious (runs from the database only).
     """
 
     method: str | None = None
@@ -91,6 +92,7 @@ class RunParams:
     ridge: float | None = None
     confidence: float = 0.95
     rank_by: str = "lower"
+    exclude_flagged: bool = False
 
     def check(self) -> None:
         if self.method is not None and self.method not in {mode.code for mode in votemodes.all_modes()}:
@@ -357,6 +359,31 @@ def cells_of(cell_counts: pd.DataFrame, segment_key: np.ndarray, state_key: np.n
     if (cell < 0).any():
         raise RankingError("votes refer to a weighting cell without respondents (inputs changed during the run?)")
     return cell
+
+
+def without_cells(cell_counts: pd.DataFrame, removed: pd.DataFrame) -> pd.DataFrame:
+    """`queries.respondent_cells` less the respondents in ``removed`` (``segment_key, state_key,
+    respondents``: flagged ones, `queries.flagged_cells`); cells left empty are dropped."""
+    if len(removed) == 0:
+        return cell_counts
+    gone = removed.set_index(["segment_key", "state_key"])["respondents"]
+    key = pd.MultiIndex.from_frame(cell_counts[["segment_key", "state_key"]])
+    left = cell_counts["respondents"].to_numpy() - gone.reindex(key, fill_value=0).to_numpy()
+    if (left < 0).any() or not gone.index.isin(key).all():
+        raise RankingError("flagged respondents outside the ranking's cells (inputs changed during the run?)")
+    return cell_counts.assign(respondents=left)[left > 0].reset_index(drop=True)
+
+
+def without_tallies(tally: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """`queries.tally_rows` less the contributions in ``removed`` (rows of the same shape: flagged
+    respondents', `queries.flagged_tallies`); rows left without exposures or votes are dropped."""
+    if len(removed) == 0:
+        return tally
+    signed = np.concatenate([tally, np.column_stack([removed[:, :3], -removed[:, 3:]])])
+    summed = pd.DataFrame(signed).groupby([0, 1, 2], sort=False).sum().reset_index().to_numpy(dtype=np.int64)
+    if (summed[:, 3:] < 0).any():
+        raise RankingError("flagged respondents' votes exceed the tallies (inputs changed during the run?)")
+    return summed[summed[:, 3] > 0]
 
 
 def tally_stats(tally: np.ndarray, cell_counts: pd.DataFrame, method: str) -> pd.DataFrame:

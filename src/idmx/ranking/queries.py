@@ -56,6 +56,9 @@ __all__ = [
     "VARIABLES",
     "category_labels",
     "consistent_snapshot",
+    "flagged_cells",
+    "flagged_ids",
+    "flagged_tallies",
     "iter_respondent_rows",
     "iter_vote_rows",
     "pairwise_clusters",
@@ -64,6 +67,7 @@ __all__ = [
     "respondent_keys",
     "stored_targets",
     "tally_rows",
+    "vote_arrays",
     "vote_header",
 ]
 
@@ -326,6 +330,47 @@ def tally_rows(session: Session, consultation_id: int, method: str, max_cell_res
     return rows.T
 
 
+# --- flagged respondents (`m.RespondentFlag`) ---------------------------------------------------------
+
+_FLAGGED = "(SELECT respondent_id FROM respondent_flags WHERE consultation_id = :c)"
+
+
+def flagged_ids(session: Session, consultation_id: int) -> np.ndarray:
+    """The consultation's flagged respondents (ids, sorted): a run without them leaves them out."""
+    sql = "SELECT DISTINCT respondent_id FROM respondent_flags WHERE consultation_id = :c ORDER BY 1"
+    return np.array(_fetch_all(session, sql, {"c": consultation_id}), dtype=np.int64).reshape(-1)
+
+
+def flagged_cells(session: Session, consultation_id: int, method: str) -> pd.DataFrame:
+    """The flagged respondents among the ranking's, per cell: ``segment_key, state_key, respondents``."""
+    method = _method(method)
+    sql = (
+        "SELECT coalesce(r.segment_id, 0), coalesce(r.state_id, 0), count(*) FROM respondents r"
+        f" WHERE r.consultation_id = :c AND {_has_rows(method)} AND r.id IN {_FLAGGED}"
+        " GROUP BY coalesce(r.segment_id, 0), coalesce(r.state_id, 0)"
+    )
+    return _frame(session, sql, {"c": consultation_id}, ["segment_key", "state_key", "respondents"])
+
+
+def flagged_tallies(session: Session, consultation_id: int, method: str) -> np.ndarray:
+    """What the flagged respondents add to `tally_rows` (same columns, published proposals only):
+    a run without them subtracts it (`pipeline.without_tallies`) instead of reading every vote."""
+    method = _method(method)
+    if method == "pairwise":
+        raise ValueError("pairwise comparisons have no tallies")
+    if method == "approval":
+        proposal, values = "e.proposal_id", "count(*), sum(CASE WHEN v.id IS NULL THEN 0 ELSE 1 END)"
+    else:
+        proposal, values = "v.proposal_id", "count(*), sum(v.value), sum(v.value * v.value)"
+    sql = (
+        f"SELECT {proposal}, coalesce(r.segment_id, 0), coalesce(r.state_id, 0), {values} "
+        + _counted_rows(session, method)
+        + f" AND r.id IN {_FLAGGED} GROUP BY {proposal}, coalesce(r.segment_id, 0), coalesce(r.state_id, 0)"
+    )
+    width = 3 + len(TALLY_VALUES[method])
+    return np.array(_fetch_all(session, sql, {"c": consultation_id}), dtype=np.int64).reshape(-1, width)
+
+
 def pairwise_wins(session: Session, consultation_id: int) -> pd.DataFrame:
     """``winner_id, loser_id, segment, state, wins``: decisive comparisons per ordered pair and cell."""
     sql = (
@@ -433,6 +478,62 @@ def _stream(session: Session, sql: str, params: dict[str, Any], batch: int) -> I
         cur.execute(psql, values)
         while part := cur.fetchmany(batch):
             yield part
+
+
+# The columns of `queries.iter_vote_rows`, for reading them as integers on SQLite.
+_VOTE_COLUMNS = {
+    "approval": ("e.respondent_id", "e.proposal_id", "CASE WHEN v.id IS NULL THEN 0 ELSE 1 END"),
+    "rating": ("v.respondent_id", "v.proposal_id", "v.value"),
+    "pairwise": ("pv.respondent_id", "pv.winner_id", _LOSER),
+}
+
+
+def vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
+    """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
+
+    One row per respondent with its other two columns as lists, read by numpy: comma-separated text
+    on SQLite (``group_concat``), binary int64 pairs on PostgreSQL (``string_agg`` of ``int8send``).
+    Returning every vote as its own row costs a Python tuple and three integers per row on SQLite,
+    and a COPY message per row on PostgreSQL, each more than the database's whole walk.
+    """
+    second, third = _VOTE_COLUMNS[method][1:]
+    rows = _counted_rows(s, method)
+    # Unordered lists: on SQLite approval and rating rows come in proposal order from the
+    # (respondent, proposal) indexes, others in the order they were cast; an ORDER BY inside
+    # PostgreSQL's aggregates sorts every group once per list (1 s more at 2,000,000 rows). Numpy
+    # sorts the batches that need it, below.
+    sqlite = _is_sqlite(s)
+    if sqlite:
+        sql = f"SELECT r.id, group_concat({second}), group_concat({third}) {rows} GROUP BY r.id ORDER BY r.id"
+        batches = _stream(s, sql, {"c": consultation_id}, 5_000)
+    else:
+        # PostgreSQL: one binary string of (second, third) int64 pairs per respondent (no numbers
+        # formatted as text), read whole: a cursor would forbid the parallel plan.
+        pair = f"int8send(CAST({second} AS BIGINT)) || int8send(CAST({third} AS BIGINT))"
+        sql = f"SELECT r.id, string_agg({pair}, ''::bytea) {rows} GROUP BY r.id ORDER BY r.id"
+        result = _fetch_all(s, sql, {"c": consultation_id}, binary=True)
+        batches = (result[i:i + 5_000] for i in range(0, len(result), 5_000))
+    for part in batches:
+        ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
+        if sqlite:
+            counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
+            columns = [np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",") for k in (1, 2)]
+        else:
+            counts = np.fromiter((len(row[1]) // 16 for row in part), dtype=np.int64, count=len(part))
+            pairs = np.frombuffer(b"".join([row[1] for row in part]), dtype=">i8").reshape(-1, 2)
+            columns = [pairs[:, 0], pairs[:, 1]]
+        out = np.empty((int(counts.sum()), 3), dtype=np.int64)
+        out[:, 0] = np.repeat(ids, counts)
+        for col, values in enumerate(columns, start=1):
+            if len(values) != len(out):  # both lists step over the same rows
+                raise RuntimeError("misaligned vote lists from the database")
+            out[:, col] = values
+        # A batch holds whole respondents, so sorting it sorts their rows.
+        same = out[1:, 0] == out[:-1, 0]
+        step = np.diff(out[:, 1])
+        if np.any(same & ((step < 0) | ((step == 0) & (np.diff(out[:, 2]) < 0)))):
+            out = out[np.lexsort((out[:, 2], out[:, 1], out[:, 0]))]
+        yield out
 
 
 def iter_vote_rows(

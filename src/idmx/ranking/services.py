@@ -11,8 +11,9 @@ counted from that same stream.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from idmx.ranking.pipeline import (
     pair_counts,
     tally_stats,
     vote_respondents,
+    without_cells,
+    without_tallies,
 )
 from idmx.ranking.pipeline import (
     unmet_targets as pipeline_unmet,
@@ -61,6 +64,8 @@ class _DbInputs:
     respondent_numbers: np.ndarray | None = None
     rows: np.ndarray | None = None
     format2_fingerprint: str | None = None  # with keep_rows: the rows' format 2 fingerprint
+    flagged: int = 0  # the ranking's respondents flagged as suspicious
+    excluded: int = 0  # ... of them left out (all, with `RunParams.exclude_flagged`)
 
 
 def _consultation_method(session, consultation_id: int, params: RunParams) -> str:
@@ -82,33 +87,54 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     its cluster-robust intervals, as many as the comparisons themselves: the canonical rows are
     streamed once (sorted by respondent and pair), fingerprinted and counted from that one stream.
     ``keep_rows`` (for `write_inputs`) also streams the rows of approval and rating.
+
+    With ``params.exclude_flagged`` the flagged respondents (`m.RespondentFlag`) are left out: their
+    cells and tallies are subtracted (they are few), their rows dropped. Inputs, fingerprint and
+    results are then those of the same consultation without their votes.
     """
     timings: dict[str, float] = {}
     variables = list(queries.VARIABLES)
     rows = ids = cell_of = None
+    nothing = "the consultation has no votes on published proposals yet; there is nothing to rank"
     with db.read() as s:
         queries.consistent_snapshot(s)
         method = _consultation_method(s, consultation_id, params)
         kind = kind_of(method)  # what the queries read: the mode's sufficient statistics
         t = time.perf_counter()
-        cell_counts = queries.respondent_cells(s, consultation_id, kind)
+        all_cells = queries.respondent_cells(s, consultation_id, kind)
+        if len(all_cells) == 0:
+            raise RankingError(nothing)
+        flagged_cells = queries.flagged_cells(s, consultation_id, kind)
+        flagged = int(flagged_cells["respondents"].sum())
+        excluded = flagged if params.exclude_flagged else 0
+        cell_counts = without_cells(all_cells, flagged_cells) if excluded else all_cells
         if len(cell_counts) == 0:
-            raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
+            raise RankingError("every respondent of the consultation is flagged; there is nothing to rank without them")
         cells = cells_frame(cell_counts, variables, count="respondents")
         targets, source = effective_targets(queries.stored_targets(s, consultation_id), cells, params)
         stats = None
         if kind != "pairwise":
-            largest = int(cell_counts["respondents"].max())
-            stats = tally_stats(queries.tally_rows(s, consultation_id, kind, largest), cell_counts, method)
+            largest = int(all_cells["respondents"].max())
+            tally = queries.tally_rows(s, consultation_id, kind, largest)
+            if excluded:
+                tally = without_tallies(tally, queries.flagged_tallies(s, consultation_id, kind))
+            stats = tally_stats(tally, cell_counts, method)
             if len(stats) == 0:
-                raise RankingError("the consultation has no votes on published proposals yet; there is nothing to rank")
+                raise RankingError(nothing)
         timings["aggregate"] = time.perf_counter() - t
         if kind == "pairwise" or keep_rows:
             t = time.perf_counter()
-            ids, cell_of = _respondents(s, consultation_id, kind, cell_counts)
-            parts = list(_vote_arrays(s, consultation_id, kind))
+            keys = queries.respondent_keys(s, consultation_id, kind)
+            if len(keys) != int(all_cells["respondents"].sum()):
+                raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
+            parts = list(queries.vote_arrays(s, consultation_id, kind))
             rows = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int64)
             del parts
+            if excluded:
+                left_out = queries.flagged_ids(s, consultation_id)
+                keys = keys[~np.isin(keys[:, 0], left_out)]
+                rows = rows[~np.isin(rows[:, 0], left_out)]
+            ids, cell_of = keys[:, 0].copy(), cells_of(cell_counts, keys[:, 1], keys[:, 2])
             timings["rows"] = time.perf_counter() - t
     t = time.perf_counter()
     number = None
@@ -124,73 +150,11 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
         stats = canonical_clusters(pair_counts(rows[:, 0], rows[:, 1], rows[:, 2], ids, cell_of), ids, number)
         timings["pair_counts"] = time.perf_counter() - t
     inputs = CellInputs(method, variables, cells, stats.reset_index(drop=True), targets)
-    if not keep_rows:
-        return _DbInputs(inputs, fingerprint, source, timings)
-    return _DbInputs(inputs, fingerprint, source, timings, ids, cell_of, number, rows, canon.fingerprint)
-
-
-def _respondents(s, consultation_id: int, method: str, cell_counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The ranking's respondents (ids, sorted) and each one's cell (row of ``cell_counts``)."""
-    keys = queries.respondent_keys(s, consultation_id, method)
-    if len(keys) != int(cell_counts["respondents"].sum()):
-        raise RankingError("respondent rows and cell counts disagree (inputs changed during the run?)")
-    return keys[:, 0].copy(), cells_of(cell_counts, keys[:, 1], keys[:, 2])
-
-
-# The columns of `queries.iter_vote_rows`, for reading them as integers on SQLite.
-_VOTE_COLUMNS = {
-    "approval": ("e.respondent_id", "e.proposal_id", "CASE WHEN v.id IS NULL THEN 0 ELSE 1 END"),
-    "rating": ("v.respondent_id", "v.proposal_id", "v.value"),
-    "pairwise": ("pv.respondent_id", "pv.winner_id", queries._LOSER),
-}
-
-
-def _vote_arrays(s, consultation_id: int, method: str) -> Iterator[np.ndarray]:
-    """The rows of `queries.iter_vote_rows` (same order) as (n, 3) int64 arrays.
-
-    One row per respondent with its other two columns as lists, read by numpy: comma-separated text
-    on SQLite (``group_concat``), binary int64 pairs on PostgreSQL (``string_agg`` of ``int8send``).
-    Returning every vote as its own row costs a Python tuple and three integers per row on SQLite,
-    and a COPY message per row on PostgreSQL, each more than the database's whole walk.
-    """
-    second, third = _VOTE_COLUMNS[method][1:]
-    rows = queries._counted_rows(s, method)
-    # Unordered lists: on SQLite approval and rating rows come in proposal order from the
-    # (respondent, proposal) indexes, others in the order they were cast; an ORDER BY inside
-    # PostgreSQL's aggregates sorts every group once per list (1 s more at 2,000,000 rows). Numpy
-    # sorts the batches that need it, below.
-    sqlite = queries._is_sqlite(s)
-    if sqlite:
-        sql = f"SELECT r.id, group_concat({second}), group_concat({third}) {rows} GROUP BY r.id ORDER BY r.id"
-        batches = queries._stream(s, sql, {"c": consultation_id}, 5_000)
-    else:
-        # PostgreSQL: one binary string of (second, third) int64 pairs per respondent (no numbers
-        # formatted as text), read whole: a cursor would forbid the parallel plan.
-        pair = f"int8send(CAST({second} AS BIGINT)) || int8send(CAST({third} AS BIGINT))"
-        sql = f"SELECT r.id, string_agg({pair}, ''::bytea) {rows} GROUP BY r.id ORDER BY r.id"
-        result = queries._fetch_all(s, sql, {"c": consultation_id}, binary=True)
-        batches = (result[i:i + 5_000] for i in range(0, len(result), 5_000))
-    for part in batches:
-        ids = np.fromiter((row[0] for row in part), dtype=np.int64, count=len(part))
-        if sqlite:
-            counts = np.fromiter((row[1].count(",") + 1 for row in part), dtype=np.int64, count=len(part))
-            columns = [np.fromstring(",".join([row[k] for row in part]), dtype=np.int64, sep=",") for k in (1, 2)]
-        else:
-            counts = np.fromiter((len(row[1]) // 16 for row in part), dtype=np.int64, count=len(part))
-            pairs = np.frombuffer(b"".join([row[1] for row in part]), dtype=">i8").reshape(-1, 2)
-            columns = [pairs[:, 0], pairs[:, 1]]
-        out = np.empty((int(counts.sum()), 3), dtype=np.int64)
-        out[:, 0] = np.repeat(ids, counts)
-        for col, values in enumerate(columns, start=1):
-            if len(values) != len(out):  # both lists step over the same rows
-                raise RankingError("misaligned vote lists from the database")
-            out[:, col] = values
-        # A batch holds whole respondents, so sorting it sorts their rows.
-        same = out[1:, 0] == out[:-1, 0]
-        step = np.diff(out[:, 1])
-        if np.any(same & ((step < 0) | ((step == 0) & (np.diff(out[:, 2]) < 0)))):
-            out = out[np.lexsort((out[:, 2], out[:, 1], out[:, 0]))]
-        yield out
+    read = _DbInputs(inputs, fingerprint, source, timings, flagged=flagged, excluded=excluded)
+    if keep_rows:
+        read.respondent_ids, read.respondent_cells, read.respondent_numbers = ids, cell_of, number
+        read.rows, read.format2_fingerprint = rows, canon.fingerprint
+    return read
 
 
 def run_for_consultation(db: Database, consultation_id: int, params: RunParams | None = None) -> m.RankingRun:
@@ -209,10 +173,12 @@ def run_for_consultation(db: Database, consultation_id: int, params: RunParams |
         "ridge": params.ridge,
         "confidence": params.confidence,
         "rank_by": params.rank_by,
+        "exclude_flagged": params.exclude_flagged,
     }
     timings = {**read.timings, "compute": compute_s}
     timings.update({f"compute.{k}": v for k, v in result.summary["timings_s"].items()})
-    summary = {**result.summary, "timings_s": {k: round(v, 4) for k, v in timings.items()}}
+    summary = {**result.summary, "flagged_respondents": read.flagged, "excluded_respondents": read.excluded,
+               "timings_s": {k: round(v, 4) for k, v in timings.items()}}
     with db.write() as s:
         run = m.RankingRun(
             consultation_id=consultation_id,
@@ -224,14 +190,18 @@ def run_for_consultation(db: Database, consultation_id: int, params: RunParams |
             results=result.rows,
             segment_ranks=result.segment_ranks,
             summary=summary,
+            excludes_flagged=params.exclude_flagged,
         )
         s.add(run)
     return run
 
 
-def latest_run(db: Database, consultation_id: int, method: str | None = None) -> m.RankingRun | None:
-    """The consultation's most recent run (of ``method``, if given), or None."""
-    stmt = select(m.RankingRun).where(m.RankingRun.consultation_id == consultation_id)
+def latest_run(db: Database, consultation_id: int, method: str | None = None, *,
+               excludes_flagged: bool = False) -> m.RankingRun | None:
+    """The consultation's most recent run (of ``method``, if given; of every vote, or without the
+    flagged respondents), or None."""
+    stmt = select(m.RankingRun).where(m.RankingRun.consultation_id == consultation_id,
+                                      m.RankingRun.excludes_flagged == excludes_flagged)
     if method is not None:
         stmt = stmt.where(m.RankingRun.method == str(method))
     stmt = stmt.order_by(m.RankingRun.created_at.desc(), m.RankingRun.id.desc()).limit(1)
@@ -335,16 +305,24 @@ def due_runs(db: Database, now: datetime) -> list[DueRun]:
     return due
 
 
-def refresh_due(db: Database, now: datetime | None = None) -> list[tuple[DueRun, int | None]]:
+def refresh_due(db: Database, now: datetime | None = None, *,
+                prepare: Callable[[Database, int], object] | None = None) -> list[tuple[DueRun, int | None]]:
     """Compute and store every due run (`due_runs`); returns each with its run id, or None when the
-    consultation has nothing to rank yet (no votes). Called by the worker and `idmx rank --due`."""
+    consultation has nothing to rank yet (no votes). When some of its respondents are flagged, the
+    run without them is stored too. ``prepare(db, consultation_id)`` runs first for each (the worker
+    flags suspicious respondents there). Called by the worker and `idmx rank --due`."""
     done = []
     for job in due_runs(db, now or clock.now()):
+        if prepare is not None:
+            prepare(db, job.consultation_id)
         try:
             run = run_for_consultation(db, job.consultation_id)
         except RankingError:
             done.append((job, None))
             continue
+        if run.summary.get("flagged_respondents"):
+            with contextlib.suppress(RankingError):  # every respondent flagged: only the run of all
+                run_for_consultation(db, job.consultation_id, RunParams(exclude_flagged=True))
         done.append((job, run.id))
     return done
 
