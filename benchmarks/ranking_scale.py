@@ -102,6 +102,11 @@ def synthesize(scale: float, seed: int = 2027):
     who = np.sort(rng.integers(0, n_resp, n_pw))
     left = rng.integers(0, n_prop_p, n_pw)
     right = (left + rng.integers(1, n_prop_p, n_pw)) % n_prop_p
+    # One answer per respondent and unordered pair, as the database keeps (a handful of repeats dropped).
+    key = np.stack([who, np.minimum(left, right), np.maximum(left, right)], axis=1)
+    first = np.sort(np.unique(key, axis=0, return_index=True)[1])
+    who, left, right = who[first], left[first], right[first]
+    n_pw = len(who)
     strength = rng.normal(0, 1, n_prop_p)
     p_left = 1 / (1 + np.exp(strength[right] - strength[left]))
     winner = np.where(rng.random(n_pw) < p_left, left, right)

@@ -214,7 +214,33 @@ def _segment_ranks(
     codes, labels = pd.factorize(inputs.cells["segment"])
     stats["segment"] = pd.Categorical.from_codes(codes[stats["cell"].to_numpy()], categories=labels)
     table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, mode.scorer, overall)
-    return _records(table, {c: _round for c in table.columns if c != "proposal_id" and not c.startswith("rank_")})
+    return segment_records(table)
+
+
+# Each segment's own figures are for reading, not for reproducing the ranking (that is `results`, at
+# `files.DECIMALS`): six decimals, which also keeps a national run's stored JSON small.
+SEGMENT_DECIMALS = 6
+
+
+def segment_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """`statistics.per_segment` as stored: per proposal its id, every ``rank_*`` (None where a segment
+    did not vote on it), and the figures of the segments that did (rounded with numpy: a national run
+    has hundreds of thousands of them)."""
+    ranks = ["rank_overall", *sorted(c for c in table.columns if c.startswith("rank_") and c != "rank_overall")]
+    columns = ["proposal_id", *ranks]
+    records = [dict(zip(columns, row)) for row in zip(*(_column(table[c], _plain) for c in columns))]
+    for rank in ranks[1:]:
+        segment = rank[len("rank_"):]
+        names = [f"{figure}_{segment}" for figure in ("score", "ci_low", "ci_high", "n_eff", "n_votes")]
+        values = table[names].to_numpy(dtype=float)
+        present = np.flatnonzero(~np.isnan(values[:, 0]))
+        rounded = np.round(values[present], SEGMENT_DECIMALS) + 0.0
+        rounded[np.isnan(rounded)] = 0.0  # an interval end a segment lacks (never with a score)
+        figures = rounded[:, :4].tolist()
+        votes = values[present, 4].astype(np.int64).tolist()
+        for i, four, n in zip(present.tolist(), figures, votes):
+            records[i].update(zip(names, (*four, n)))
+    return records
 
 
 def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
