@@ -457,6 +457,9 @@ class StaffUser(Base):
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # Sessions carry the value they started with; raising it (a password change, "sign out everywhere")
+    # ends every session started before (`idmx.accounts.sessions`).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         CheckConstraint(
             "(role = 'central_admin') = (institution_id IS NULL)", name="institution_matches_role"
@@ -510,6 +513,9 @@ class RankingRun(Base):
     results: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # Overall and within-segment ranks side by side (approval and rating runs; NULL for pairwise).
     segment_ranks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Each segment's own score, interval, n_eff and votes, by column (`pipeline.segment_figures`;
+    # NULL for pairwise and for runs stored before 2026-12-07).
+    segment_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Respondents, vote rows, Kish n_eff and design effect, weight per cell, unmet raking margins,
     # flagged respondents, and how long each stage took.
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -65,7 +65,7 @@ class ResultsController(Controller):
             if segment not in comparison["codes"]:
                 segment = ""
             if segment:
-                rows = views.by_segment(rows, run.segment_ranks, segment)
+                rows = views.by_segment(rows, run.segment_ranks, segment, run.segment_figures)
             mix = views.segment_mix(run.summary, run.params, names)
         mode = votemodes.get(c.voting_method)
         chart = views.interval_chart(rows, mode.scale)

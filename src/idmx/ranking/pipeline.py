@@ -136,6 +136,7 @@ class RankingResult:
     cell_weights: pd.Series
     segment_ranks: list[dict[str, Any]] | None
     summary: dict[str, Any]
+    segment_figures: dict[str, Any] | None = None  # `segment_figures`
 
 
 # --- computation (shared by the database and the file paths) -------------------------------------------
@@ -205,42 +206,46 @@ def result_rows(ranked: pd.DataFrame, method: str) -> list[dict[str, Any]]:
 
 def _segment_ranks(
     inputs: CellInputs, weights: pd.Series, params: RunParams, overall: pd.DataFrame
-) -> list[dict[str, Any]] | None:
+) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
     mode = votemodes.get(inputs.method)
     if mode.scorer is None or "segment" not in inputs.variables:
-        return None
+        return None, None
     stats = inputs.stats.copy()
     # Categorical: the segment of each of the many statistics rows without a string per row.
     codes, labels = pd.factorize(inputs.cells["segment"])
     stats["segment"] = pd.Categorical.from_codes(codes[stats["cell"].to_numpy()], categories=labels)
     table = compute.per_segment(stats, weights, "segment", params.rank_by, params.confidence, mode.scorer, overall)
-    return segment_records(table)
+    ranks = ["proposal_id", *(c for c in table.columns if c.startswith("rank_"))]
+    return _records(table[ranks], {}), segment_figures(table)
 
 
 # Each segment's own figures are for reading, not for reproducing the ranking (that is `results`, at
-# `files.DECIMALS`): six decimals, which also keeps a national run's stored JSON small.
+# `files.DECIMALS`): six decimals.
 SEGMENT_DECIMALS = 6
+FIGURES = ("score", "ci_low", "ci_high", "n_eff", "n_votes")
 
 
-def segment_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """`statistics.per_segment` as stored: per proposal its id, every ``rank_*`` (None where a segment
-    did not vote on it), and the figures of the segments that did (rounded with numpy: a national run
-    has hundreds of thousands of them)."""
-    ranks = ["rank_overall", *sorted(c for c in table.columns if c.startswith("rank_") and c != "rank_overall")]
-    columns = ["proposal_id", *ranks]
-    records = [dict(zip(columns, row)) for row in zip(*(_column(table[c], _plain) for c in columns))]
-    for rank in ranks[1:]:
-        segment = rank[len("rank_"):]
-        names = [f"{figure}_{segment}" for figure in ("score", "ci_low", "ci_high", "n_eff", "n_votes")]
-        values = table[names].to_numpy(dtype=float)
-        present = np.flatnonzero(~np.isnan(values[:, 0]))
-        rounded = np.round(values[present], SEGMENT_DECIMALS) + 0.0
-        rounded[np.isnan(rounded)] = 0.0  # an interval end a segment lacks (never with a score)
-        figures = rounded[:, :4].tolist()
-        votes = values[present, 4].astype(np.int64).tolist()
-        for i, four, n in zip(present.tolist(), figures, votes):
-            records[i].update(zip(names, (*four, n)))
-    return records
+def segment_figures(table: pd.DataFrame) -> dict[str, Any]:
+    """Each segment's own score, interval, Kish n_eff and votes from `statistics.per_segment`, by
+    column: ``{"proposal_id": [...], "segments": {code: {"score": [...], ...}}}``, None where a
+    segment did not vote on a proposal. By column rather than a record per proposal: a national run
+    has hundreds of thousands of figures, which as records cost a tenth of a second to build and store."""
+    codes = sorted(c[len("rank_"):] for c in table.columns if c.startswith("rank_") and c != "rank_overall")
+    out: dict[str, Any] = {"proposal_id": table["proposal_id"].tolist(), "segments": {}}
+    for code in codes:
+        columns: dict[str, list[Any]] = {}
+        for figure in FIGURES:
+            values = table[f"{figure}_{code}"].to_numpy(dtype=float)
+            missing = np.isnan(values)
+            if figure == "n_votes":
+                listed = np.where(missing, 0, values).astype(np.int64).tolist()
+            else:
+                listed = (np.round(np.where(missing, 0.0, values), SEGMENT_DECIMALS) + 0.0).tolist()
+            if missing.any():
+                listed = [None if gone else v for v, gone in zip(listed, missing.tolist())]
+            columns[figure] = listed
+        out["segments"][code] = columns
+    return out
 
 
 def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
@@ -272,7 +277,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         rows = result_rows(ranked, inputs.method)
         timings["scores"] = time.perf_counter() - t
         t = time.perf_counter()
-        segment_ranks = _segment_ranks(inputs, weights, params, ranked)
+        segment_ranks, figures = _segment_ranks(inputs, weights, params, ranked)
         timings["segment_ranks"] = time.perf_counter() - t
     total_w = float((counts * w).sum())
     n_eff = total_w**2 / float((counts * w * w).sum()) if total_w > 0 else 0.0
@@ -291,7 +296,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         ),
         "timings_s": timings,
     }
-    return RankingResult(rows, weights, segment_ranks, summary)
+    return RankingResult(rows, weights, segment_ranks, summary, figures)
 
 
 def _cell_codes(cells: pd.DataFrame, frame: pd.DataFrame, variables: list[str]) -> np.ndarray:

@@ -189,6 +189,7 @@ def run_for_consultation(db: Database, consultation_id: int, params: RunParams |
             created_at=clock.now(),
             results=result.rows,
             segment_ranks=result.segment_ranks,
+            segment_figures=result.segment_figures,
             summary=summary,
             excludes_flagged=params.exclude_flagged,
         )

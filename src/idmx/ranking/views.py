@@ -48,20 +48,27 @@ def segment_codes(segment_ranks: list[dict[str, Any]] | None) -> list[str]:
     return sorted(k[len("rank_"):] for k in segment_ranks[0] if k.startswith("rank_") and k != "rank_overall")
 
 
-def by_segment(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, segment: str) -> list[Row]:
+def by_segment(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, segment: str,
+               figures: dict[str, Any] | None = None) -> list[Row]:
     """The proposals one segment voted on, in that segment's order, with that segment's own score,
-    interval, effective n and votes (`statistics.per_segment`); `rank` stays the overall rank.
-    Runs stored before segments had their own figures show the overall ones, in the segment's order."""
+    interval, effective n and votes (``figures``: `pipeline.segment_figures`); `rank` stays the overall
+    rank. Runs stored before segments had their own figures show the overall ones, in the segment's order."""
     if not segment_ranks or segment not in segment_codes(segment_ranks):
         return rows
     by_id = {int(r["proposal_id"]): r for r in segment_ranks}
+    own = (figures or {}).get("segments", {}).get(segment)
+    at = {int(pid): i for i, pid in enumerate(figures["proposal_id"])} if own else {}
     out = []
     for row in rows:
-        rec = by_id.get(row.proposal_id, {})
-        rank = _whole(rec.get(f"rank_{segment}"))
+        rank = _whole(by_id.get(row.proposal_id, {}).get(f"rank_{segment}"))
         if rank is None:
             continue
-        figure = lambda name, default: default if rec.get(f"{name}_{segment}") is None else float(rec[f"{name}_{segment}"])  # noqa: E731
+        i = at.get(row.proposal_id)
+
+        def figure(name: str, default: float, i: int | None = i) -> float:
+            value = None if i is None else own[name][i]
+            return default if value is None else float(value)
+
         out.append(Row(row.rank, row.proposal_id, row.title, figure("score", row.score), figure("ci_low", row.ci_low),
                        figure("ci_high", row.ci_high), figure("n_eff", row.n_eff),
                        int(figure("n_votes", row.n_votes)), segment_rank=rank))
