@@ -24,6 +24,7 @@ from idmx.consultations.participants import BurstLimits
 from idmx.consultations.services import Arrivals
 from idmx.counters import counters_for
 from idmx.db import Database
+from idmx.db.engine import WRITE_WAIT_S
 from idmx.editions.controllers import EditionController
 from idmx.exports.controllers import CentralExportController, ConsultationDataController
 from idmx.idmx_list.controllers import PublicListController
@@ -41,10 +42,12 @@ from idmx.site.controllers import SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
 from idmx.web import check_request
 from idmx.web.errors import EXCEPTION_HANDLERS
+from idmx.web.headers import add_security_headers
 from idmx.web.limits import Limiter, limits_for, rate_limit_middleware
 from idmx.web.locale import locale_middleware
 from idmx.web.stores import store_registry
 from idmx.web.templates import jinja_environment
+from idmx.web.timeouts import body_timeout_middleware
 
 # Public forms carry a few kilobytes at most; CSV uploads for staff get their own, larger, limit.
 MAX_BODY_BYTES = 1_000_000
@@ -52,7 +55,8 @@ MAX_BODY_BYTES = 1_000_000
 
 def create_app(settings: Settings, db: Database | None = None) -> Litestar:
     database = db or Database(
-        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        lock_timeout_ms=int(WRITE_WAIT_S * 1000),  # a request never waits on a lock longer than on SQLite's writer
     )
     logging.getLogger("idmx").setLevel(logging.INFO)
     if settings.clock_offset is not None:  # IDMX_NOW / `idmx --now`: development and tests only
@@ -109,7 +113,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             "arrivals": Provide(provide_arrivals, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
-        middleware=[locale_middleware, rate_limit_middleware(limiter)],
+        middleware=[body_timeout_middleware, locale_middleware, rate_limit_middleware(limiter)],
         stores=store_registry(settings),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -122,6 +126,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=check_request,
+        before_send=[add_security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings, "db": database, "counters": counters, "limiter": limiter}),
         on_shutdown=[on_shutdown],

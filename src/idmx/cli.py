@@ -13,8 +13,10 @@ import sys
 import click
 
 from idmx import clock, commandline
+from idmx.backup_commands import backup_command, restore_command
 from idmx.errors import NotFound
 from idmx.exports.commands import export_compliance, export_consultation, export_edition, export_plan, export_plans
+from idmx.moderation.commands import duplicates
 from idmx.ranking.commands import rank
 from idmx.settings import SettingsError, clock_offset
 
@@ -62,6 +64,7 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool, w
     """
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     from idmx import migrations, seeding
 
@@ -76,6 +79,12 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool, w
                 seeding.seed_demo(db)
         elif not settings.production:
             migrations.upgrade(db.engine)
+        if demo and not settings.production:
+            from idmx.accounts.services import demo_sign_ins
+
+            click.echo(f"idmx: demo staff accounts (new passwords on every start), at {settings.base_url}/staff/login:")
+            for role, email, password in demo_sign_ins(db):
+                click.echo(f"  {role.value:<22} {email:<36} {password}")
     # The workers build the app from the environment; pass the command-line overrides along.
     os.environ.update(
         IDMX_HOST=settings.host, IDMX_PORT=str(settings.port), IDMX_WORKERS=str(settings.workers)
@@ -93,6 +102,8 @@ def serve(host: str | None, port: int | None, workers: int | None, demo: bool, w
             interface=Interfaces.ASGI,
             workers=settings.workers,
             log_access=False,
+            # Headers must arrive within 10 s (the body's pieces are bounded by idmx.web.timeouts).
+            http1_settings=HTTP1Settings(header_read_timeout=10_000),
         ).serve()
     finally:
         if background is not None:
@@ -264,6 +275,9 @@ def token_revoke(token_id: int) -> None:
 
 
 main.add_command(rank)
+main.add_command(duplicates)
+main.add_command(backup_command)
+main.add_command(restore_command)
 
 
 @main.group()

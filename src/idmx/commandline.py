@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import click
 
 from idmx.db import Database
+from idmx.db.faults import unavailability
 from idmx.errors import DomainError
 from idmx.settings import Settings, SettingsError
 from idmx.statistics import RankingError
@@ -32,13 +33,34 @@ def database(config: Settings | None = None, *, schema: bool = True) -> Iterator
     """A small pool for one command, disposed at the end; with `schema`, refuse an empty database."""
     from idmx import migrations
 
-    db = Database((config or settings()).database_url, pool_size=2, max_overflow=2)
+    url = (config or settings()).database_url
+    try:
+        db = Database(url, pool_size=2, max_overflow=2)
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        raise click.ClickException(f"cannot open the database {_shown(url)}: {exc.strerror or exc}") from None
     try:
         if schema and migrations.is_empty(db.engine):
             raise click.ClickException("the database has no schema yet: run `idmx db upgrade` first")
         yield db
+    except Exception as exc:
+        kind = unavailability(exc)
+        if kind is None:
+            raise
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        raise click.ClickException(f"the database {_shown(url)} is {_KINDS[kind]}: {detail}") from None
     finally:
         db.dispose()
+
+
+_KINDS = {"busy": "busy (locked by another program)", "unavailable": "not available", "full": "full",
+          "read_only": "read-only"}
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ value raises `SettingsError` with one line that names the variable; the CLI prin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -72,7 +73,9 @@ def _secret_key(env: Mapping[str, str], environment: str, var_dir: Path) -> str:
 
 
 def _public_url(env: Mapping[str, str]) -> str:
-    url = (env.get("IDMX_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    url = (env.get("IDMX_PUBLIC_URL") or "").rstrip("/")
+    if not url:
+        return ""  # derived from where the server listens: `Settings.base_url`
     scheme, _, rest = url.partition("://")
     if scheme not in ("http", "https") or not rest or rest.startswith("/") or " " in rest or "?" in rest:
         raise SettingsError(f"IDMX_PUBLIC_URL must be an http:// or https:// address, got {url!r}")
@@ -84,6 +87,19 @@ def _previous_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     if any(len(k) < 32 for k in keys):
         raise SettingsError("IDMX_PREVIOUS_SECRET_KEYS: every key must be at least 32 characters long")
     return keys
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    networks = []
+    for entry in env.get("IDMX_TRUSTED_PROXIES", "").split(","):
+        if entry.strip():
+            try:
+                # strict=False: 10.0.0.1/8 is read as 10.0.0.0/8, as nginx's set_real_ip_from reads it.
+                networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError:
+                raise SettingsError("IDMX_TRUSTED_PROXIES must be comma-separated IP addresses or networks "
+                                    f"(e.g. 127.0.0.1,10.0.0.0/8), got {entry.strip()!r}") from None
+    return tuple(networks)
 
 
 def clock_offset(env: Mapping[str, str] | None = None) -> timedelta | None:
@@ -126,8 +142,9 @@ class Settings:
     proposals_per_hour_per_ip: int = 300
     votes_per_hour_per_ip: int = 6000
     smtp_url: str = ""
-    # Where the site is reachable from outside: the base of the links in e-mails (no trailing slash).
-    public_url: str = "http://127.0.0.1:8000"
+    # IDMX_PUBLIC_URL, where the site is reachable from outside (no trailing slash); empty: derived from
+    # host and port (`base_url`). The base of every absolute link: e-mails, the DCAT catalogue, exports.
+    public_url: str = ""
     # Sender of e-mails when IDMX_SMTP_URL has no ?from= (empty: noreply@ the public host).
     mail_from: str = ""
     clock_offset: timedelta | None = None
@@ -136,11 +153,25 @@ class Settings:
     # New respondents of one consultation per hour from one address / network before they are flagged.
     new_respondents_per_hour_per_address: int = 30
     new_respondents_per_hour_per_network: int = 200
+    # IDMX_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For is believed (`idmx.web.proxy`), as
+    # networks ("127.0.0.1/32"; strings, since Litestar hands the settings to handlers). Empty: nobody's,
+    # so a client cannot choose the address its limits are counted under.
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def base_url(self) -> str:
+        """The base of every absolute link: IDMX_PUBLIC_URL, or the address `idmx serve` listens on
+        (a wildcard address read as localhost)."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:
@@ -180,4 +211,5 @@ class Settings:
             previous_secret_keys=_previous_keys(env),
             new_respondents_per_hour_per_address=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_ADDRESS", 30, 1, 10_000_000),
             new_respondents_per_hour_per_network=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_NETWORK", 200, 1, 10_000_000),
+            trusted_proxies=_trusted_proxies(env),
         )

@@ -8,7 +8,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from idmx.accounts import sessions
-from idmx.accounts.services import create_user
+from idmx.accounts.services import create_user, demo_sign_ins
 from idmx.cli import main
 from idmx.db import models as m
 
@@ -121,3 +121,55 @@ def test_password_change(client, staff):
     r = client.post("/staff/password", data={"current": PASSWORD, "new": "a much better passphrase", "_csrf_token": token})
     assert r.status_code == 200 and "Se cambió tu contraseña" in r.text
     assert login(client, "mod@semarnat.gob.mx", "a much better passphrase").status_code == 303
+
+
+def test_a_password_change_rotates_this_session_and_ends_every_other(app, staff):
+    with TestClient(app=app) as laptop, TestClient(app=app) as phone:
+        assert login(laptop, "mod@semarnat.gob.mx").status_code == 303
+        assert login(phone, "mod@semarnat.gob.mx").status_code == 303
+        before = laptop.cookies.get(sessions.COOKIE)
+        r = laptop.post("/staff/password", data={"current": PASSWORD, "new": "a much better passphrase",
+                                                 "_csrf_token": laptop.cookies.get("idmx_csrf")})
+        assert r.status_code == 200
+        after = laptop.cookies.get(sessions.COOKIE)
+        assert after and after != before  # a new session id for the browser that changed it
+        assert laptop.get("/staff/", follow_redirects=False).status_code == 200
+        assert phone.get("/staff/", follow_redirects=False).status_code == 303  # signed out at once
+        plant(laptop, before)
+        assert laptop.get("/staff/", follow_redirects=False).status_code == 303  # the old id is worthless
+        # A wrong current password changes nothing, and ends nothing.
+        assert login(phone, "mod@semarnat.gob.mx", "a much better passphrase").status_code == 303
+        r = phone.post("/staff/password", data={"current": "wrong", "new": "yet another passphrase",
+                                                "_csrf_token": phone.cookies.get("idmx_csrf")})
+        assert r.status_code == 422 and phone.get("/staff/", follow_redirects=False).status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account_only(app, staff, db):
+    with TestClient(app=app) as laptop, TestClient(app=app) as phone, TestClient(app=app) as colleague:
+        for browser, email in ((laptop, "mod@semarnat.gob.mx"), (phone, "mod@semarnat.gob.mx"),
+                               (colleague, "admin@semarnat.gob.mx")):
+            assert login(browser, email).status_code == 303
+        assert "Cerrar sesión en todas partes" in phone.get("/staff/password").text
+        r = phone.post("/staff/sessions/end", data={"_csrf_token": phone.cookies.get("idmx_csrf")},
+                       follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/staff/login"
+        assert laptop.get("/staff/", follow_redirects=False).status_code == 303
+        assert phone.get("/staff/", follow_redirects=False).status_code == 303
+        assert colleague.get("/staff/", follow_redirects=False).status_code == 200
+        assert login(laptop, "mod@semarnat.gob.mx").status_code == 303  # signing in again works
+        assert laptop.get("/staff/", follow_redirects=False).status_code == 200
+    with db.read() as s:
+        assert s.scalar(select(m.AuditEvent.id).where(m.AuditEvent.action == "staff.sign_out_everywhere")) is not None
+
+
+def test_demo_sign_ins_work_once_and_change_on_every_start(app, db):
+    first = demo_sign_ins(db)
+    assert [role for role, _e, _p in first] == list(m.Role)
+    with TestClient(app=app) as browser:
+        for _role, email, password in first:
+            assert login(browser, email, password).status_code == 303
+            assert browser.get("/staff/", follow_redirects=False).status_code == 200
+    again = demo_sign_ins(db)
+    with TestClient(app=app) as browser:
+        assert login(browser, first[0][1], first[0][2]).status_code == 400  # the old password is gone
+        assert login(browser, again[0][1], again[0][2]).status_code == 303

@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +230,8 @@ def _new_page(browser, server: str, **options):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Whatever the Content-Security-Policy (idmx.web.headers) blocks is a bug: htmx must work under it.
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     return context, page, errors
 
 
@@ -313,13 +316,37 @@ def _describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def htmx_swap(page) -> Iterator[None]:
+    """Wait, after the block, until htmx has swapped and settled (the new fragment is wired up).
+
+    Polls with `evaluate` (run by the DevTools protocol): `wait_for_function` compiles its predicate
+    inside the page, which the site's Content-Security-Policy (no eval) rightly refuses."""
+    settled = page.evaluate("window.__idmxSettled")
+    yield
+    deadline = time.monotonic() + 15
+    while page.evaluate("window.__idmxSettled") <= settled:
+        if time.monotonic() > deadline:
+            raise AssertionError("htmx did not swap within 15 s")
+        page.wait_for_timeout(20)
+
+
+# Where pages load axe-core from: a same-origin address the test routes to the file, since the
+# Content-Security-Policy refuses inline scripts (what `add_script_tag(path=...)` would insert).
+AXE_URL = "/__test__/axe.min.js"
+
+
 @pytest.fixture
 def axe() -> Callable:
     """`axe(page)` runs axe-core on the page as it is now and fails on serious or critical violations."""
 
     def check(pg, context: str = "") -> list[dict]:
         if not pg.evaluate("typeof window.axe !== 'undefined'"):
-            pg.add_script_tag(path=str(AXE_JS))
+            if pg.url.startswith("http"):  # a page of the site, under its policy
+                pg.route("**" + AXE_URL, lambda route: route.fulfill(path=str(AXE_JS), content_type="text/javascript"))
+                pg.add_script_tag(url=AXE_URL)
+            else:  # set_content: no site, no policy
+                pg.add_script_tag(path=str(AXE_JS))
         result = pg.evaluate("axe.run(document, {resultTypes: ['violations']})")
         assert result["passes"], "axe-core checked nothing: is the page empty?"
         violations = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]

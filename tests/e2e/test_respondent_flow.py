@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
+
+from .conftest import htmx_swap
 
 try:
     from playwright.sync_api import Locator, Page, expect
@@ -38,14 +38,6 @@ def mark_document(page: Page) -> None:
 
 def assert_same_document(page: Page) -> None:
     assert page.evaluate(f"{MARKER}") == "same-document", "the page was reloaded instead of swapped by htmx"
-
-
-@contextmanager
-def htmx_swap(page: Page) -> Iterator[None]:
-    """Wait, after the block, until htmx has swapped and settled (the new fragment is wired up)."""
-    settled = page.evaluate("window.__idmxSettled")
-    yield
-    page.wait_for_function(f"window.__idmxSettled > {settled}")
 
 
 def proposal_count(page: Page) -> int:

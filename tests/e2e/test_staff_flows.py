@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import LOCALE, STAFF, STAFF_PASSWORD
+from .conftest import LOCALE, STAFF, STAFF_PASSWORD, htmx_swap
 
 try:
     from playwright.sync_api import Page, expect
@@ -55,14 +55,6 @@ def anonymous(browser, server: str, locale: str = LOCALE) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-@contextmanager
-def htmx_swap(page: Page) -> Iterator[None]:
-    """Wait, after the block, until htmx has swapped and settled (the new fragment is wired up)."""
-    settled = page.evaluate("window.__idmxSettled")
-    yield
-    page.wait_for_function(f"window.__idmxSettled > {settled}")
 
 
 def mark_document(page: Page) -> None:
@@ -274,14 +266,14 @@ def test_moderation_approve_hide_and_merge(page: Page, staff_page) -> None:
     # Merge the respondent's duplicate (still pending) into the approved proposal, as suggested.
     staff.get_by_role("link", name="Posibles duplicados").click()
     expect(staff).to_have_url(re.compile(r"/staff/moderation/\d+/duplicates$"))
-    pair = (staff.locator("#duplicate-pairs tbody tr")
-            .filter(has=staff.get_by_role("link", name=approve_title, exact=True))
-            .filter(has=staff.get_by_role("link", name=duplicate_title, exact=True)))
-    expect(pair).to_contain_text("En espera de moderación")
-    pair.get_by_role("button", name=f"Conservar «{approve_title}» y fusionar en ella «{duplicate_title}»").click()
+    group = (staff.locator("#duplicate-clusters .cluster")
+             .filter(has=staff.get_by_role("link", name=approve_title, exact=True))
+             .filter(has=staff.get_by_role("link", name=duplicate_title, exact=True)))
+    expect(group).to_contain_text("En espera de moderación")
+    group.get_by_role("button", name=f"Conservar «{approve_title}» y fusionar en ella «{duplicate_title}»").click()
     expect(staff).to_have_url(re.compile(r"/duplicates\?merged=1$"))
     expect(staff.get_by_role("status")).to_have_text("Las propuestas se fusionaron.")
-    expect(pair).to_have_count(0)
+    expect(group).to_have_count(0)
 
     # Merge the demo's two gasoline-price proposals with the merge form of one proposal.
     # Their ids, from the merge form's list of published proposals ("#id · title").

@@ -195,7 +195,7 @@ def test_follow_confirm_change_and_notify_end_to_end(db, settings, smtp):
     update = smtp.messages[-1]
     assert update["to"] == ["lectora@example.mx"]
     body = update["msg"].get_content()
-    assert f"{settings.public_url}/items/{item_id}" in body
+    assert f"{settings.base_url}/items/{item_id}" in body
     unsubscribe = re.search(r"/follows/unsubscribe/(\S+)", body).group(1)
     follows.unsubscribe(db, unsubscribe)
     with db.read() as s:
@@ -245,4 +245,15 @@ def test_public_url_setting(raw, expected):
             Settings.from_env(env)
     else:
         settings = Settings.from_env(env)
-        assert settings.public_url == expected and settings.mail_from == "avisos@datos.gob.mx"
+        assert settings.base_url == expected and settings.mail_from == "avisos@datos.gob.mx"
+
+
+@pytest.mark.parametrize("host, port, expected", [
+    ("127.0.0.1", "9001", "http://127.0.0.1:9001"), ("0.0.0.0", "8080", "http://localhost:8080"),
+    ("datos.local", "80", "http://datos.local:80"), ("::1", "8000", "http://[::1]:8000"),
+])
+def test_without_a_public_url_links_follow_where_the_server_listens(host, port, expected):
+    settings = Settings.from_env({"IDMX_SECRET_KEY": "s" * 40, "IDMX_HOST": host, "IDMX_PORT": port})
+    assert settings.base_url == expected
+    # `idmx serve --port` overrides after reading the environment: the links follow.
+    assert settings.with_(port=9999).base_url == expected.rsplit(":", 1)[0] + ":9999"

@@ -37,6 +37,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "accounts:logout": ALL,
     "accounts:password_form": ALL,
     "accounts:password": ALL,
+    "accounts:end_sessions": ALL,
     "staff:dashboard": ALL,
     "moderation:index": ALL,
     "moderation:queue": ALL,
@@ -181,8 +182,8 @@ def test_walk_every_staff_route_for_every_role_and_institution(app, db):
         create_user(db, email, PASSWORD, m.Role(role), acronym)
     world = _world(db)
     routes = [r for r in staff_routes(app) if EXPECTED[r[2]] is not PUBLIC]
-    # Sign-out last: it ends the session the other requests use.
-    routes.sort(key=lambda r: r[2] == "accounts:logout")
+    # Sign-out last: it ends the session the other requests use (signing out everywhere, the very last).
+    routes.sort(key=lambda r: (r[2] == "accounts:logout", r[2] == "accounts:end_sessions"))
     failures: list[str] = []
 
     with TestClient(app=app) as anonymous:

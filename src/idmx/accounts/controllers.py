@@ -9,7 +9,7 @@ from litestar.response import Template
 
 from idmx.accounts import sessions
 from idmx.accounts.guards import ALL_STAFF, principal_of, staff_guard
-from idmx.accounts.services import authenticate, change_password, normalise_email
+from idmx.accounts.services import authenticate, change_password, end_sessions, normalise_email, session_epoch
 from idmx.db import Database
 from idmx.fields import clean_text
 from idmx.i18n import gettext as _
@@ -54,7 +54,8 @@ class AccountController(Controller):
                 "email": email, "next": target, "error": _("The e-mail or the password is not right."),
             }, status_code=400)
         response = see_other(target)
-        await sessions.start(request, response, user_id, secure=settings.production)
+        epoch = await to_thread.run_sync(session_epoch, db, user_id)
+        await sessions.start(request, response, user_id, secure=settings.production, epoch=epoch)
         return response
 
     @post("/logout", name="accounts:logout", guards=[staff_guard], opt={"roles": ALL_STAFF})
@@ -68,10 +69,23 @@ class AccountController(Controller):
         return page(request, "accounts/password.html", {"errors": {}, "done": False, "me": principal_of(request)})
 
     @post("/password", name="accounts:password", guards=[staff_guard], opt={"roles": ALL_STAFF})
-    async def password(self, request: Request, data: FormData, db: NamedDependency[Database]) -> Template:
+    async def password(self, request: Request, data: FormData, db: NamedDependency[Database],
+                       settings: NamedDependency[Settings]) -> Template:
         me = principal_of(request)
         current = data.get("current") if isinstance(data.get("current"), str) else ""
         new = data.get("new") if isinstance(data.get("new"), str) else ""
         errors = await to_thread.run_sync(change_password, db, me.id, current, new)
-        return page(request, "accounts/password.html", {"errors": errors, "done": not errors, "me": me},
-                    status_code=422 if errors else 200)
+        response = page(request, "accounts/password.html", {"errors": errors, "done": not errors, "me": me},
+                        status_code=422 if errors else 200)
+        if not errors:  # every other session ended with the change; this browser gets a new one
+            epoch = await to_thread.run_sync(session_epoch, db, me.id)
+            await sessions.start(request, response, me.id, secure=settings.production, epoch=epoch)
+        return response
+
+    @post("/sessions/end", name="accounts:end_sessions", guards=[staff_guard], opt={"roles": ALL_STAFF})
+    async def end_sessions(self, request: Request, db: NamedDependency[Database]) -> Response:
+        """Sign out everywhere: every session of this account, this one included."""
+        await to_thread.run_sync(end_sessions, db, principal_of(request).id)
+        response = see_other("/staff/login")
+        await sessions.end(request, response)
+        return response

@@ -28,6 +28,8 @@ async def staff_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> 
     if session is not None:
         db = connection.app.state.db
         principal = await to_thread.run_sync(load_principal, db, session.user_id)
+        if principal is not None and principal.session_epoch != session.epoch:
+            principal = None  # ended by a password change or "sign out everywhere"
     if principal is None:
         raise NotAuthorizedException("sign-in required")
     roles = handler.opt.get("roles")

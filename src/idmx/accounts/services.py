@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -27,6 +28,7 @@ class StaffPrincipal:
     role: m.Role
     institution_id: int | None
     institution_acronym: str | None
+    session_epoch: int = 0
 
     @property
     def is_central(self) -> bool:
@@ -46,7 +48,7 @@ def load_principal(db: Database, user_id: int) -> StaffPrincipal | None:
     if row is None:
         return None
     user, acronym = row
-    return StaffPrincipal(user.id, user.email, user.role, user.institution_id, acronym)
+    return StaffPrincipal(user.id, user.email, user.role, user.institution_id, acronym, user.session_epoch)
 
 
 def normalise_email(email: str) -> str:
@@ -80,6 +82,31 @@ def create_user(db: Database, email: str, password: str, role: m.Role, instituti
         return user.id
 
 
+# `idmx serve --demo` (development only): one account per staff role, for trying the staff side at once.
+DEMO_STAFF = (
+    (m.Role.central_admin, "central@demo.idmx.mx", None),
+    (m.Role.institution_admin, "admin.semarnat@demo.idmx.mx", "SEMARNAT"),
+    (m.Role.institution_moderator, "moderacion.semarnat@demo.idmx.mx", "SEMARNAT"),
+)
+
+
+def demo_sign_ins(db: Database) -> list[tuple[m.Role, str, str]]:
+    """Create the demo staff accounts, or give them fresh passwords: (role, e-mail, password) each.
+    The passwords are new on every call, so none is ever written down anywhere but the terminal."""
+    out = []
+    for role, email, acronym in DEMO_STAFF:
+        password = secrets.token_urlsafe(12)
+        with db.write() as s:
+            user = s.scalar(select(m.StaffUser).where(m.StaffUser.email == email))
+            if user is not None:
+                user.password_hash = hash_password(password)
+                user.session_epoch += 1
+        if user is None:
+            create_user(db, email, password, role, acronym)
+        out.append((role, email, password))
+    return out
+
+
 def authenticate(db: Database, email: str, password: str) -> int | None:
     """The user's id when the password is right and the account active; None otherwise."""
     with db.read() as s:
@@ -94,7 +121,26 @@ def authenticate(db: Database, email: str, password: str) -> int | None:
     return user.id
 
 
+def session_epoch(db: Database, user_id: int) -> int:
+    with db.read() as s:
+        return int(s.scalar(select(m.StaffUser.session_epoch).where(m.StaffUser.id == user_id)) or 0)
+
+
+def end_sessions(db: Database, user_id: int) -> int:
+    """End every session of the user ("sign out everywhere"); returns the epoch a new session starts with."""
+    with db.write() as s:
+        user = s.get(m.StaffUser, user_id)
+        if user is None:
+            return 0
+        user.session_epoch += 1
+        record(s, actor_id=user_id, action="staff.sign_out_everywhere", obj=("staff_user", user_id),
+               institution_id=user.institution_id)
+        return user.session_epoch
+
+
 def change_password(db: Database, user_id: int, current: str, new: str) -> dict[str, str]:
+    """Change the password and end every session of the user (the caller starts a new one for the
+    browser that made the change). Returns the errors per field, empty when it was changed."""
     from idmx.i18n import gettext as _
 
     errors: dict[str, str] = {}
@@ -108,6 +154,7 @@ def change_password(db: Database, user_id: int, current: str, new: str) -> dict[
         if errors:
             return errors
         user.password_hash = hash_password(new)
+        user.session_epoch += 1
         record(s, actor_id=user_id, action="staff.password_change", obj=("staff_user", user_id),
                institution_id=user.institution_id)
     return errors

@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
@@ -55,10 +56,11 @@ class ConsultationController(Controller):
             order=request.query_params.get("order", "random"),
             page=form_int(request.query_params.get("page")) or 1,
         )
+        participant = _participant(request, who)
         listing = services.browse(
             db, view, query, seed=_seed(who), token_hash=who.hash, now=now,
             # Only browsers that kept our cookie are respondents; crawlers never become one.
-            record_exposure=not who.new, who=_participant(request, who), arrivals=arrivals,
+            record_exposure=not who.new, who=participant, arrivals=arrivals,
         )
         context = {
             "view": view,
@@ -69,6 +71,8 @@ class ConsultationController(Controller):
             "has_profile": services.has_profile(db, view.id, who.hash),
         }
         response = page(request, "consultations/consultation.html", context, fragment="consultations/_proposal_list.html")
+        if listing.shown:  # after the page is sent: a page never waits for the database's writer
+            response.background = BackgroundTask(services.record_shown, db, view.id, participant, listing.shown, arrivals)
         return _with_cookie(response, who, settings)
 
     @get("/propose", name="consultations:propose_form", sync_to_thread=True)
@@ -76,12 +80,15 @@ class ConsultationController(Controller):
         view = services.get_consultation(db, slug)
         return self._propose_page(request, db, view, forms.ProposalForm())
 
-    def _propose_page(self, request: Request, db: Database, view, form: forms.ProposalForm, status: int = 200) -> Template:
+    def _propose_page(self, request: Request, db: Database, view, form: forms.ProposalForm, status: int = 200, *,
+                      similar: list[dict[str, Any]] | None = None) -> Template:
+        """The proposal form; with `similar`, the check before saving: those proposals, and the form kept."""
+        confirm = form.title if similar else (form.confirmed_title if form.confirmed_different else "")
         return page(
             request,
             "consultations/propose.html",
             {"view": view, "c": view.consultation, "phase": view.phase(clock.now()), "form": form,
-             "choices": services.reference_choices(db)},
+             "choices": services.reference_choices(db), "similar": similar or [], "confirm": confirm},
             status_code=status,
         )
 
@@ -98,8 +105,15 @@ class ConsultationController(Controller):
         )
         if not form.valid:
             return self._propose_page(request, db, view, form, status=422)
+        now = clock.now()
+        # Before anything is saved: proposals that look like the same request, to support instead (without
+        # JavaScript this page is the only place the respondent sees them). The form comes back filled in,
+        # with its title confirmed, so sending it again saves it.
+        similar = services.similar_before_saving(db, view, form, now)
+        if similar:
+            return self._propose_page(request, db, view, form, similar=similar)
         who = identity.identify(request)
-        proposal = services.create_proposal(db, view, _participant(request, who), form, clock.now(), arrivals)
+        proposal = services.create_proposal(db, view, _participant(request, who), form, now, arrivals)
         url = request.app.route_reverse("consultations:proposal", slug=slug, proposal_id=proposal.id)
         return _with_cookie(see_other(url + "?created=1"), who, settings)
 
@@ -108,8 +122,10 @@ class ConsultationController(Controller):
         view = services.get_consultation(db, slug)
         text = forms.clean_text(request.query_params.get("title"))[:200]
         matches = services.similar_proposals(db, view.id, text)
+        # The title these hints were shown for: sent with the form, it counts as "mine is different".
+        shown_for = " ".join(text.split()) if matches else ""
         return page(request, "consultations/_similar.html", {"view": view, "c": view.consultation, "matches": matches,
-                                                              "phase": view.phase(clock.now())})
+                                                              "phase": view.phase(clock.now()), "confirm": shown_for})
 
     @get("/proposals/{proposal_id:int}", name="consultations:proposal", sync_to_thread=True)
     def proposal(self, request: Request, slug: FromPath[str], proposal_id: FromPath[int], db: NamedDependency[Database]) -> Template:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -31,7 +32,11 @@ try:
 except ImportError:  # Windows: processes queue in SQLite's busy handler
     fcntl = None  # type: ignore[assignment]
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# How long a write waits for SQLite's one writer (other threads, processes, or another program holding
+# the lock: a backup, a migration) before giving up with `WriteBusy` or "database is locked", which
+# the app answers with 503 and Retry-After: a few seconds, so that waiting writes never pile up.
+WRITE_WAIT_S = 5.0
+SQLITE_BUSY_TIMEOUT_MS = int(WRITE_WAIT_S * 1000)
 _BEGIN = "idmx_sqlite_begin"
 
 
@@ -42,7 +47,14 @@ def _json_dumps(value: object) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False) -> Engine:
+# A request waits this long for a free connection from the pool, then answers 503 (SQLAlchemy's default is 30 s).
+POOL_TIMEOUT_S = 5.0
+
+
+def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False,
+                lock_timeout_ms: int | None = None) -> Engine:
+    """The engine. ``lock_timeout_ms`` (PostgreSQL; the web app sets it) bounds how long a statement
+    waits for a row or table lock before failing, so a request never hangs behind a long lock."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -54,18 +66,27 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: 
             echo=echo,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            pool_timeout=POOL_TIMEOUT_S,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=_json_dumps,
         )
         _sqlite_policy(engine)
         return engine
+    # A server that stops answering is noticed within seconds: connecting gives up after 5 s, and TCP
+    # keepalives end a connection whose peer went silent (a query would otherwise wait forever).
+    connect_args: dict[str, object] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                       "keepalives_interval": 5, "keepalives_count": 3}
+    if lock_timeout_ms is not None:
+        connect_args["options"] = f"-c lock_timeout={int(lock_timeout_ms)}"
     return create_engine(
         url,
         echo=echo,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
         pool_recycle=1800,
+        connect_args=connect_args,
         json_serializer=_json_dumps,
     )
 
@@ -85,7 +106,25 @@ def _sqlite_policy(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         mode = conn.get_execution_options().get(_BEGIN, "DEFERRED")
+        # A write waits for SQLite's lock only as long as its turn left it (`_WriterLock`): the whole
+        # wait stays within WRITE_WAIT_S however it was spent.
+        wait_ms = _write_budget_ms() if mode == "IMMEDIATE" else SQLITE_BUSY_TIMEOUT_MS
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class WriteBusy(RuntimeError):
+    """The SQLite writer stayed busy longer than `WRITE_WAIT_S`: nothing was written."""
+
+
+_deadline = threading.local()  # when the current thread's write must give up (monotonic seconds)
+
+
+def _write_budget_ms() -> int:
+    deadline = getattr(_deadline, "at", None)
+    if deadline is None:
+        return SQLITE_BUSY_TIMEOUT_MS
+    return max(1, int((deadline - time.monotonic()) * 1000))
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -103,6 +142,10 @@ class _WriterLock:
     Re-entrant so that a write nested in a write fails in SQLite (visibly) rather than deadlocking
     here; the file lock is taken by the outermost level only. Writers that do not use this lock
     (another program, ``sqlite3`` on the command line) still queue in the busy handler.
+
+    Every wait is bounded: a writer gets its turn, the file lock and SQLite's lock within
+    `WRITE_WAIT_S` in all, or `WriteBusy` (or SQLite's "database is locked"), which the app answers
+    with 503; so writers stuck behind another program never pile up and reads go on meanwhile.
     """
 
     def __init__(self, database_file: str | None) -> None:
@@ -115,17 +158,37 @@ class _WriterLock:
         self._pid = 0
 
     def __enter__(self) -> None:
-        self._threads.acquire()
+        deadline = time.monotonic() + WRITE_WAIT_S
+        if not self._threads.acquire(timeout=WRITE_WAIT_S):
+            raise WriteBusy(f"no turn to write within {WRITE_WAIT_S:g} s")
+        if self._depth == 0:
+            _deadline.at = deadline
         try:
             if self._depth == 0 and self._path is not None:
                 if self._pid != os.getpid():
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                     self._pid = os.getpid()
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._lock_file(deadline)
         except BaseException:
+            if self._depth == 0:
+                _deadline.at = None
             self._threads.release()
             raise
         self._depth += 1
+
+    def _lock_file(self, deadline: float) -> None:
+        """flock with a deadline: flock itself has none, so a busy lock is retried every few
+        milliseconds (only one thread per process does so; the others wait on `_threads`)."""
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriteBusy(f"another process kept the write lock for more than {WRITE_WAIT_S:g} s") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
@@ -134,6 +197,8 @@ class _WriterLock:
 
     def __exit__(self, *_exc) -> None:
         self._depth -= 1
+        if self._depth == 0:
+            _deadline.at = None
         try:
             if self._depth == 0 and self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -144,9 +209,11 @@ class _WriterLock:
 class Database:
     """One engine plus the two ways the app touches it: read, or write in one transaction."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False):
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10, echo: bool = False,
+                 lock_timeout_ms: int | None = None):
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, echo=echo,
+                                  lock_timeout_ms=lock_timeout_ms)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         write_engine = self.engine.execution_options(**{_BEGIN: "IMMEDIATE"}) if self.is_sqlite else self.engine

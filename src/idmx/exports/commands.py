@@ -61,7 +61,7 @@ def export_edition(series: str, version: int | None, fmt: str, lang: str, out: P
     with commandline.database(settings) as database, commandline.refusals(f"{series}: "):
         export = load(database, series, version, lang)
         with open(out, "wb") as fh:
-            fh.writelines(render(export, fmt, settings.public_url, lang))
+            fh.writelines(render(export, fmt, settings.base_url, lang))
     click.echo(f"{out}: {len(export.rows)} items of {series} v{export.meta.version}")
 
 

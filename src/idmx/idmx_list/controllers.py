@@ -52,7 +52,7 @@ class PublicListController(Controller):
         if stem != "idmx" or fmt not in export.FORMATS or not number.isdigit() or len(number) > 6:
             raise NotFound(_("There is no such download."))
         rows = services.load(db, series, int(number), current_lang())
-        body = list(export.render(rows, fmt, settings.public_url, current_lang()))
+        body = list(export.render(rows, fmt, settings.base_url, current_lang()))
         return Stream(iter(body), media_type=export.FORMATS[fmt], headers={
             "content-disposition": f'attachment; filename="{rows.meta.file_stem}.{fmt}"',
         })

@@ -34,7 +34,7 @@ _lock = Lock()
 def configure(settings: Settings) -> None:
     global _config
     with _lock:
-        _config = LinkConfig(settings.public_url.rstrip("/"), settings.secret_key)
+        _config = LinkConfig(settings.base_url.rstrip("/"), settings.secret_key)
 
 
 def config() -> LinkConfig:
@@ -42,7 +42,7 @@ def config() -> LinkConfig:
     with _lock:
         if _config is None:
             settings = Settings.from_env()
-            _config = LinkConfig(settings.public_url.rstrip("/"), settings.secret_key)
+            _config = LinkConfig(settings.base_url.rstrip("/"), settings.secret_key)
         return _config
 
 

@@ -89,7 +89,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
     query = parse_qs(parts.query)
     mail_from = (query.get("from") or [""])[0] or settings.mail_from
     if not mail_from:
-        mail_from = "noreply@" + (urlsplit(settings.public_url).hostname or "localhost")
+        mail_from = "noreply@" + (urlsplit(settings.base_url).hostname or "localhost")
     return SmtpConfig(parts.scheme, parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""),
                       mail_from)
 

@@ -60,11 +60,6 @@ def see_other(url: str) -> Redirect:
     return Redirect(url, status_code=303)
 
 
-def client_ip(request: Request) -> str:
-    client = request.client
-    return client.host if client else "unknown"
-
-
 def safe_next(value: Any, default: str, prefix: str = "/") -> str:
     """A same-site path under `prefix` to go back to, so no form becomes an open redirect."""
     if isinstance(value, str) and value.startswith(prefix) and not value.startswith("//"):

@@ -17,6 +17,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from idmx.db.faults import INCIDENTS, RETRY_AFTER, unavailability
 from idmx.errors import DomainError
 from idmx.i18n import gettext as _
 
@@ -75,11 +76,28 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         title, message = _("Too many requests"), _("You are sending too many requests. Please wait a moment and try again.")
     if status == 413:
         title, message = _("Too large"), _("What you sent is too large.")
+    if status == 408:
+        title, message = _("Too slow"), _("What you sent stopped arriving before it was complete. Nothing was saved: please try again.")
     # Retry-After (429, 503) and the like travel with the rendered page.
     return _render(request, status, title, message, headers=dict(exc.headers or {}))
 
 
+def _unavailable_message(kind: str) -> str:
+    if kind == "busy":
+        return _("The site is very busy right now. Nothing was saved: please try again in a few seconds.")
+    if kind == "unavailable":
+        return _("The database is not answering right now. Nothing was saved: please try again in a moment.")
+    return _("The site cannot save anything right now. Nothing was saved: please try again later.")
+
+
 def server_error_handler(request: Request, exc: Exception) -> Response:
+    kind = unavailability(exc)
+    if kind is not None:  # an outage, not a bug: 503, and one log line per incident rather than per request
+        INCIDENTS.note(kind, exc, f"{request.method} {request.url.path}")
+        return _render(request, 503, _("Service briefly unavailable"), _unavailable_message(kind),
+                       headers={"Retry-After": str(RETRY_AFTER[kind])})
+    if isinstance(exc, RecursionError):  # e.g. JSON nested thousands deep: the request's fault, not ours
+        return _render(request, 400, _("Request refused"), _("What you sent is nested too deeply."))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _render(
         request,
