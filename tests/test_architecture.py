@@ -19,7 +19,8 @@ ADAPTER_NAMES = {"controllers", "services", "commands", "queries", "tallies", "v
                  "throttle", "scope", "http", "openapi", "pagination", "flags"}
 # Whole infrastructure modules and packages (the wiring, the database, the web layer).
 INFRASTRUCTURE = {"idmx.__main__", "idmx.app", "idmx.asgi", "idmx.audit", "idmx.cli", "idmx.commandline", "idmx.counters",
-                  "idmx.migrations", "idmx.seeding", "idmx.worker", "idmx.db", "idmx.web"}
+                  "idmx.migrations", "idmx.seeding", "idmx.worker", "idmx.db", "idmx.web", "idmx.backup",
+                  "idmx.backup_commands"}
 
 
 def _contracts() -> dict[str, dict]:

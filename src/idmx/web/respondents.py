@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from litestar import Request, Response
 
 from idmx.settings import Settings
+from idmx.web.proxy import request_address
 
 COOKIE = "idmx_respondent"
 MAX_AGE = 2 * 365 * 24 * 3600
@@ -104,15 +105,10 @@ def remember(response: Response, identity: Identity, *, secure: bool) -> Respons
     return response
 
 
-def client_address(request: Request) -> str:
-    client = request.client
-    return client.host if client else "unknown"
-
-
 def client_keys(request: Request) -> tuple[str, str]:
     """Keyed hashes of the client's address and of its network (IPv4 /24, IPv6 /48): what bursts of new
     respondents are counted under, without keeping the address itself anywhere."""
-    address = client_address(request)
+    address = request_address(request)  # behind a trusted proxy: the client, not the proxy
     try:
         ip = ipaddress.ip_address(address)
         network = str(ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False))
