@@ -6,6 +6,8 @@ not translated text. Public notes are asserted as stored data: they are written 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -393,17 +395,31 @@ def test_duplicates_are_suggested_with_one_click_merge(client, db, moderated):
     as_(client, "moderator")
     page = client.get(f"/staff/moderation/{c.id}/duplicates")
     assert page.status_code == 200
-    assert f'data-pair="{a}-{b}"' in page.text and f'data-pair="{a}-{p}"' in page.text
-    assert f'data-pair="{published[1]}-' not in page.text and f'-{published[1]}"' not in page.text
+    groups = clusters_of(page.text)
+    (group,) = [g for g in groups if a in g["ids"]]
+    assert {a, b, p} <= set(group["ids"]) and published[1] not in {i for g in groups for i in g["ids"]}
+    # The survivor is published: with equal votes the oldest, unless staff keep another one.
+    assert group["survivor"] == min(set(group["ids"]) - {p})
+    page = client.get(f"/staff/moderation/{c.id}/duplicates", params={"keep": a})
+    (group,) = [g for g in clusters_of(page.text) if a in g["ids"]]
+    assert group["survivor"] == a
     assert f'name="survivor" value="{a}"' in page.text and f'name="survivor" value="{p}"' not in page.text
     r = post_form(client, f"/staff/moderation/{c.id}/merge",
                   {"survivor": a, "merged": p, "next": f"/staff/moderation/{c.id}/duplicates?merged=1"})
     assert r.status_code == 303 and r.headers["location"] == f"/staff/moderation/{c.id}/duplicates?merged=1"
     assert proposal(db, p).merged_into_id == a
-    assert f'data-pair="{a}-{p}"' not in client.get(r.headers["location"]).text
+    assert p not in {i for g in clusters_of(client.get(r.headers["location"]).text) for i in g["ids"]}
     # An outside `next` is ignored.
     r = post_form(client, f"/staff/moderation/{c.id}/merge", {"survivor": a, "merged": b, "next": "https://evil.example/"})
     assert r.headers["location"] == f"/staff/moderation/proposals/{a}?saved=merged"
+
+
+def clusters_of(page: str) -> list[dict]:
+    """The duplicate groups of the staff page, in page order: ids, survivor (or None) and score."""
+    found = re.finditer(r'<section class="cluster" data-cluster="([\d-]+)" data-score="([\d.]+)"'
+                        r'(?: data-survivor="(\d+)")?', page)
+    return [{"ids": [int(i) for i in g[1].split("-")], "score": float(g[2]), "survivor": int(g[3]) if g[3] else None}
+            for g in found]
 
 
 # --- the table's own rules -----------------------------------------------------------------------------

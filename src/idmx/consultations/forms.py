@@ -26,13 +26,20 @@ class ProposalForm:
     intended_use: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
+    # The title the respondent was shown similar proposals for and still chose to send (the hidden
+    # field `confirm`); only a proposal whose title is exactly that skips the similar-proposals check.
+    confirmed_title: str = ""
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
+    @property
+    def confirmed_different(self) -> bool:
+        return bool(self.title) and self.confirmed_title == self.title
 
-PROPOSAL_FIELDS = ("title", "description", "institution", "topic", "intended_use", "website")
+
+PROPOSAL_FIELDS = ("title", "description", "institution", "topic", "intended_use", "website", "confirm")
 PROFILE_FIELDS = ("segment", "state", "organisation", "use_who", "use_purpose", "use_benefit", "website", "next", "skip")
 REPORT_FIELDS = ("reason", "website")
 
@@ -61,6 +68,7 @@ def parse_proposal(form: Mapping[str, Any], institutions: set[int], topics: set[
         intended_use=raw["intended_use"],
         errors=errors,
         raw=raw,
+        confirmed_title=" ".join(clean_text(form.get("confirm")).split())[:TITLE_MAX],
     )
 
 

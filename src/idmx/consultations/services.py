@@ -24,10 +24,11 @@ from idmx.consultations.participants import BurstLimits, Participant, as_partici
 from idmx.counters import Counters
 from idmx.db import Database
 from idmx.db import models as m
+from idmx.db.faults import INCIDENTS, unavailability
 from idmx.db.upsert import insert_for
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.matching import ProposalIndex, normalize, terms
+from idmx.matching import HINT_THRESHOLD, ProposalIndex, normalize, terms
 
 PAGE_SIZE = 20
 ORDERS = ("random", "newest", "support")
@@ -197,6 +198,7 @@ class BrowsePage:
     query: BrowseQuery
     support_label: str = ""
     orders: list[str] = field(default_factory=list)
+    shown: list[int] = field(default_factory=list)  # proposals to record as seen by the respondent
 
 
 def _random_key(seed: int):
@@ -300,9 +302,10 @@ def browse(
         )
         for r in rows
     ]
+    listing = BrowsePage(items, total, query.page, pages, query, orders=orders)
     if record_exposure and token_hash and items and votemodes.get(c.voting_method).records_exposures and rules.is_open(c, now):
-        record_exposures(db, c.id, who or Participant(token_hash), [i.id for i in items], arrivals)
-    return BrowsePage(items, total, query.page, pages, query, orders=orders)
+        listing.shown = [i.id for i in items]  # for `record_shown`, once the page has been sent
+    return listing
 
 
 def author_votes(s: Session, method: str, respondent_id: int, proposal_id: int, consultation_id: int,
@@ -316,6 +319,20 @@ def author_votes(s: Session, method: str, respondent_id: int, proposal_id: int, 
     if mode.records_exposures:
         s.execute(insert_for(s, m.Exposure.__table__).on_conflict_do_nothing(), [row])
     s.execute(insert_for(s, m.Vote.__table__).on_conflict_do_nothing(), [{**row, "value": mode.author_vote, "cast_at": now}])
+
+
+def record_shown(db: Database, consultation_id: int, who: Participant, proposal_ids: list[int],
+                 arrivals: Arrivals | None = None) -> None:
+    """`record_exposures` for a page already sent (a background task): the page is a read and never
+    waits for the writer. While the database cannot write (locked by a backup, full) the exposures
+    are dropped with one log line per incident; the next view records them, and every vote its own."""
+    try:
+        record_exposures(db, consultation_id, who, proposal_ids, arrivals)
+    except Exception as exc:
+        kind = unavailability(exc)
+        if kind is None:
+            raise
+        INCIDENTS.note(kind, exc, "recording what a respondent was shown")
 
 
 def record_exposures(db: Database, consultation_id: int, who: Participant | str, proposal_ids: list[int],
@@ -333,7 +350,15 @@ def record_exposures(db: Database, consultation_id: int, who: Participant | str,
 # --- proposals -----------------------------------------------------------------------------------------
 
 
-def similar_proposals(db: Database, consultation_id: int, text: str, limit: int = 5) -> list[dict[str, Any]]:
+def similar_proposals(db: Database, consultation_id: int, text: str, limit: int = 5, *,
+                      finished: bool = False) -> list[dict[str, Any]]:
+    """Published proposals that look like the same request as `text`, best first (`idmx.matching`).
+
+    The hint mode of the matcher (`ProposalIndex.search(partial=True)`, at `HINT_THRESHOLD`): while
+    someone types, the last word is read as the start of a word ("gasol"); a `finished` title (one
+    sent with the proposal form) is read as it stands. The live hints and the check before a proposal
+    is saved both come from here, so both show the same proposals.
+    """
     if len(normalize(text)) < 3:
         return []
     with db.read() as s:
@@ -344,7 +369,20 @@ def similar_proposals(db: Database, consultation_id: int, text: str, limit: int 
         ).all()
     index = ProposalIndex(rows)
     titles = dict(rows)
-    return [{"id": pid, "title": titles[pid], "score": score} for pid, score in index.search(text, limit=limit)]
+    # A space after the last word tells the matcher the word is complete.
+    query = text.rstrip() + " " if finished else text
+    hits = index.search(query, limit=limit, threshold=HINT_THRESHOLD, partial=True)
+    return [{"id": pid, "title": titles[pid], "score": score} for pid, score in hits]
+
+
+def similar_before_saving(db: Database, view: ConsultationView, form: ProposalForm, now: datetime) -> list[dict[str, Any]]:
+    """The published proposals to show a respondent before their proposal is saved: those that look like
+    the same request, unless they confirmed theirs is different (`ProposalForm.confirmed_different`) or
+    the consultation takes no proposals now (then `create_proposal` says why)."""
+    c = view.consultation
+    if form.confirmed_different or c.proposal_mode == m.ProposalMode.fixed or view.phase(now) != rules.Phase.open:
+        return []
+    return similar_proposals(db, view.id, form.title, finished=True)
 
 
 def create_proposal(db: Database, view: ConsultationView, who: Participant | str, form: ProposalForm, now: datetime,

@@ -85,10 +85,19 @@ class ModerationController(Controller):
 
     @get("/{consultation_id:int}/duplicates", name="moderation:duplicates", opt=MODERATORS, sync_to_thread=True)
     def duplicates(self, request: Request, consultation_id: FromPath[int], db: NamedDependency[Database]) -> Template:
+        """Candidate duplicate groups, best first; each proposal merges into its group's survivor in one click.
+
+        `?keep=ID` (repeatable) makes a published proposal its group's survivor; the merge forms come back
+        here with the same choices.
+        """
         me = principal_of(request)
-        c, pairs = services.duplicate_pairs(db, me, consultation_id)
-        return page(request, "staff/moderation/duplicates.html",
-                    {"me": me, "c": c, "pairs": pairs, "merged": request.query_params.get("merged") == "1"})
+        keep = [k for k in (form_int(v) for v in request.query_params.getall("keep", [])[:50]) if k is not None]
+        c, groups = services.duplicate_clusters(db, me, consultation_id, keep=keep)
+        here = request.app.route_reverse("moderation:duplicates", consultation_id=consultation_id)
+        return page(request, "staff/moderation/duplicates.html", {
+            "me": me, "c": c, "clusters": groups, "merged": request.query_params.get("merged") == "1",
+            "keep": keep, "back": here + "?" + urlencode([("merged", 1), *(("keep", k) for k in keep)]),
+        })
 
     @post("/{consultation_id:int}/merge", name="moderation:merge", opt=MODERATORS, sync_to_thread=True)
     def merge(self, request: Request, consultation_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:

@@ -11,6 +11,7 @@ as structured data in the event's `after`, so the public history can later be re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,12 +43,12 @@ from idmx.db.upsert import insert_for
 from idmx.errors import Conflict, DomainError, NotFound
 from idmx.fields import clean_text
 from idmx.i18n import gettext as _
-from idmx.matching import THRESHOLD, ProposalIndex
+from idmx.matching import THRESHOLD, clusters, find_pairs
 from idmx.ranking import flags as suspicious_flags
 
 REASON_MAX = 1000
 QUEUE_LIMIT = 200
-PAIRS_LIMIT = 100
+CLUSTERS_LIMIT = 100
 # What an audit snapshot of a proposal holds: everything moderation can change.
 PROPOSAL_FIELDS = ["title", "description", "institution_id", "topic_id", "status", "merged_into_id", "hidden_reason"]
 EDIT_FIELDS = ["title", "description", "institution_id", "topic_id"]
@@ -615,28 +616,58 @@ def proposal_view(db: Database, who: StaffPrincipal, proposal_id: int) -> Propos
 
 
 @dataclass
-class DuplicatePair:
-    a: dict[str, Any]
-    b: dict[str, Any]
-    score: float
+class DuplicateCluster:
+    """Proposals that look like requests for the same dataset (`idmx.matching.clusters`).
+
+    `proposals` start with `survivor` when there is one: the published proposal the others would be
+    merged into (the one staff chose with `keep`, else the one with most votes, then the oldest). Without
+    a published proposal there is no survivor: one must be approved first.
+    """
+
+    proposals: list[dict[str, Any]]
+    score: float  # the strongest pair's
+    survivor: dict[str, Any] | None
+
+    @property
+    def ids(self) -> list[int]:
+        return [p["id"] for p in self.proposals]
 
 
-def duplicate_pairs(db: Database, who: StaffPrincipal, consultation_id: int, limit: int = PAIRS_LIMIT,
-                    threshold: float = THRESHOLD) -> tuple[m.Consultation, list[DuplicatePair]]:
-    """Suggested duplicates among published and pending proposals, most alike first."""
+def duplicate_clusters(db: Database, who: StaffPrincipal, consultation_id: int, *, keep: Iterable[int] = (),
+                       limit: int = CLUSTERS_LIMIT, threshold: float = THRESHOLD
+                       ) -> tuple[m.Consultation, list[DuplicateCluster]]:
+    """Candidate duplicate groups among published and pending proposals, most alike first.
+
+    The same matcher as the hints while typing and `idmx duplicates` (`idmx.matching.find_pairs` on title
+    and description, then `clusters`). `keep`: proposal ids staff chose as survivors; one that is published
+    becomes its group's survivor.
+    """
     votes = select(func.count()).where(m.Vote.proposal_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
     with db.read() as s:
         c = get_consultation(s, who, consultation_id)
-        rows = {
-            r.id: {"id": r.id, "title": r.title, "status": r.status.value, "votes": r.votes}
-            for r in s.execute(
-                select(m.Proposal.id, m.Proposal.title, m.Proposal.status, votes.label("votes")).where(
-                    m.Proposal.consultation_id == c.id, m.Proposal.status.in_((Status.published, Status.pending))
-                )
-            )
-        }
-    index = ProposalIndex((pid, row["title"]) for pid, row in rows.items())
-    return c, [DuplicatePair(rows[x], rows[y], score) for x, y, score in index.pairs(threshold)[:limit]]
+        found = s.execute(
+            select(m.Proposal.id, m.Proposal.title, m.Proposal.description, m.Proposal.status, votes.label("votes"))
+            .where(m.Proposal.consultation_id == c.id, m.Proposal.status.in_((Status.published, Status.pending)))
+            .order_by(m.Proposal.id)
+        ).all()
+    rows = {r.id: {"id": r.id, "title": r.title, "status": r.status.value, "votes": r.votes} for r in found}
+    pairs = find_pairs([(r.id, r.title, r.description or "") for r in found], threshold)
+    groups = clusters(pairs)[:limit]
+    group_of = {pid: i for i, group in enumerate(groups) for pid in group}
+    strongest: dict[int, float] = {}
+    for a, b, score in pairs:  # best first: a group's first pair inside it is its strongest
+        if a in group_of and group_of[a] == group_of.get(b):
+            strongest.setdefault(group_of[a], score)
+    keep = set(keep)
+    result = []
+    for i, group in enumerate(groups):
+        members = [rows[pid] for pid in group]
+        published = [p for p in members if p["status"] == Status.published.value]
+        chosen = [p for p in published if p["id"] in keep]
+        survivor = (chosen or sorted(published, key=lambda p: (-p["votes"], p["id"])) or [None])[0]
+        others = sorted((p for p in members if p is not survivor), key=lambda p: (-p["votes"], p["id"]))
+        result.append(DuplicateCluster([survivor, *others] if survivor else others, strongest[i], survivor))
+    return c, result
 
 
 @dataclass
