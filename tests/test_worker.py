@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from idmx import worker
 from idmx.db import models as m
 from tests import factories as f
+from tests.notify.conftest import Recorder, _free_port
 from tests.ranking.test_results_pages import _votes
 
 
@@ -73,3 +75,48 @@ def test_the_worker_process_computes_due_runs_and_stops_on_sigterm(db, tmp_path)
             proc.kill()
         output = proc.communicate()[0]
     assert "worker started: rankings, flags, comparisons, counters" in output
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{controller.port}?from=avisos@datos.gob.mx"  # type: ignore[attr-defined]
+    yield handler
+    controller.stop()
+
+
+def test_the_worker_process_sends_an_institution_its_notice_over_smtp(db, tmp_path, smtp):
+    """`idmx worker` as deployed: the reminders job queues the notice, the outbox job delivers it."""
+    from idmx import clock
+    from idmx.accounts.services import create_user
+    from idmx.plans import services as items
+    from tests.accounts.test_auth import PASSWORD
+
+    create_user(db, "admin@semarnat.gob.mx", PASSWORD, m.Role.institution_admin, "SEMARNAT")
+    with db.write() as s:
+        semarnat = s.scalar(select(m.Institution.id).where(m.Institution.acronym == "SEMARNAT"))
+        items.create_item(s, institution_id=semarnat, source=m.PlanSource.own, title="Calidad del aire por estación",
+                          today=clock.today())
+    env = {**os.environ, "IDMX_DATABASE_URL": db.url, "IDMX_ENV": "test", "IDMX_VAR_DIR": str(tmp_path),
+           "IDMX_SECRET_KEY": "x" * 40, "IDMX_SMTP_URL": smtp.url}
+    proc = subprocess.Popen([sys.executable, "-m", "idmx", "worker"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90  # the outbox job runs every 30 s
+        while not smtp.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0]
+    assert [r["to"] for r in smtp.messages] == [["admin@semarnat.gob.mx"]], output[-2000:]
+    assert "Calidad del aire por estación" in smtp.messages[0]["msg"]["Subject"]
+    assert "reminders" in output and "outbox" in output
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.PlanReminder)) == 1

@@ -15,7 +15,15 @@ nothing is lost when the worker restarts: each run computes what is due now.
 * ``comparisons`` (every 30 s): recounts how often each proposal of an open pairwise consultation was
   compared, which the pair chooser favours (votes never update a counter: `consultations.services`).
 * ``counters`` (hourly, without Redis): forgets rate-limit windows that ended long ago.
-* ``outbox`` (every 30 s, when IDMX_SMTP_URL is set): sends the queued e-mails (`notify.services`).
+* ``outbox`` (every 30 s, when IDMX_SMTP_URL is set): sends the queued e-mails (`notify.services`): each
+  claimed in a committed transaction, sent outside any, retried with backoff.
+* ``reminders`` (every 15 minutes): queues the deadline notices to institutions (item assigned, due in
+  10 and in 3 business days, overdue) and tells followers when an item becomes overdue
+  (`reminders.services`); each notice once per item, kind and deadline (a unique row).
+* ``publications`` (every minute): fetches each newly published dataset address, and re-checks every
+  published address once a day (`verification.services`); a broken one reopens its item.
+* ``snapshots`` (hourly): stores today's compliance figures per institution once a day
+  (`monitoring.services.take_snapshot`), for the scorecards' history.
 
 The scheduler runs each job in its own thread with at most one instance at a time (``max_instances``),
 and folds missed runs into one (``coalesce``). Job failures are logged with the job's name and retried
@@ -36,10 +44,13 @@ from idmx import clock
 from idmx.consultations import services as consultations
 from idmx.counters import SqlCounters
 from idmx.db import Database
+from idmx.monitoring import services as compliance
 from idmx.notify import services as outbox
 from idmx.ranking import flags
 from idmx.ranking import services as rankings
+from idmx.reminders import services as reminders
 from idmx.settings import Settings
+from idmx.verification import services as publications
 
 log = logging.getLogger("idmx.worker")
 
@@ -82,12 +93,33 @@ def send_outbox(db: Database, settings: Settings) -> object:
     return report
 
 
+def send_reminders(db: Database, settings: Settings) -> object:
+    queued = reminders.send_due_notices(db)
+    if queued:
+        log.info("reminders: %s", queued)
+    return queued
+
+
+def check_publications(db: Database, settings: Settings) -> object:
+    done = publications.check_due(db, settings)
+    if done:
+        log.info("publication checks: %s", done)
+    return done
+
+
+def take_snapshot(db: Database, settings: Settings) -> object:
+    return compliance.take_snapshot(db)
+
+
 JOBS: tuple[Job, ...] = (
     Job("rankings", 60, refresh_rankings),
     Job("flags", 300, flag_suspicious),
     Job("comparisons", 30, recount_comparisons),
     Job("counters", 3600, purge_counters, enabled=lambda settings: not settings.redis_url),
     Job("outbox", 30, send_outbox, enabled=lambda settings: bool(settings.smtp_url)),
+    Job("reminders", 900, send_reminders),
+    Job("publications", 60, check_publications),
+    Job("snapshots", 3600, take_snapshot),
 )
 
 

@@ -12,6 +12,7 @@ from idmx.db import models as m
 from idmx.plans import policy
 from idmx.plans import services as items
 from tests.api.world import OTHER, OWN, RESPONDENT_MARK, SECRET, World
+from tests.plans.days import official_days
 
 API = "/api/v1"
 
@@ -184,7 +185,7 @@ def test_etag_changes_with_content_and_last_modified(client, world: World, db):
     assert _get(client, path, headers={"If-Modified-Since": lm}).status_code == 304
     with db.write() as s:
         item = s.get(m.PlanItem, world.plan["aire"])
-        items.apply_move(s, item, lambda a: policy.commit(a, clock.today() + timedelta(days=5), clock.today()), actor_id=None)
+        items.apply_move(s, item, lambda a: policy.commit(a, policy.next_business_day(clock.today() + timedelta(days=5), official_days()), clock.today()), actor_id=None)
     second = _get(client, path, headers={"If-None-Match": first.headers["etag"]})
     assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
 

@@ -13,6 +13,7 @@ from idmx.clock import now as utcnow
 from idmx.db import models as m
 from idmx.plans import policy
 from tests.api.world import World, auth
+from tests.plans.days import official_days
 
 API = "/api/v1/plan-items"
 
@@ -38,7 +39,7 @@ def _fields(r) -> list[str | None]:
 
 
 def test_commit_stores_answer_history_and_audit_naming_the_token(client, db, world: World):
-    due = clock.today() + timedelta(days=20)
+    due = policy.next_business_day(clock.today() + timedelta(days=20), official_days())
     r = _post(client, world.plan["aire"], "commit", {"due_date": due.isoformat()}, world.token)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -89,7 +90,7 @@ def test_every_answer_follows_the_state_machine(client, db, world: World):
 def test_late_due_date_needs_a_justification(client, db, world: World):
     with db.read() as s:
         policy_due = s.get(m.PlanItem, world.plan["aire"]).policy_due
-    late = (policy_due + timedelta(days=10)).isoformat()
+    late = policy.next_business_day(policy_due + timedelta(days=10), official_days()).isoformat()
     r = _post(client, world.plan["aire"], "commit", {"due_date": late}, world.token)
     assert r.status_code == 422 and _fields(r) == ["justification"]
     r = _post(client, world.plan["aire"], "commit", {"due_date": late, "justification": "Falta presupuesto"}, world.token)
@@ -113,7 +114,7 @@ def test_malformed_bodies_name_the_field(client, db, world: World):
 
 
 def test_tokens_are_scoped_to_their_institution(client, db, world: World):
-    due = (clock.today() + timedelta(days=5)).isoformat()
+    due = policy.next_business_day(clock.today() + timedelta(days=5), official_days()).isoformat()
     r = _post(client, world.plan["censo"], "commit", {"due_date": due}, world.token)  # INEGI's item, SEMARNAT token
     assert r.status_code == 404 and r.json()["status_code"] == 404
     assert _post(client, 999999, "commit", {"due_date": due}, world.token).status_code == 404
@@ -123,7 +124,7 @@ def test_tokens_are_scoped_to_their_institution(client, db, world: World):
 
 
 def test_missing_unknown_and_revoked_tokens_get_401(client, db, world: World):
-    body = {"due_date": (clock.today() + timedelta(days=5)).isoformat()}
+    body = {"due_date": policy.next_business_day(clock.today() + timedelta(days=5), official_days()).isoformat()}
     for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"},
                     {"Authorization": "Bearer idmx_unknown"}, {"Authorization": "Bearer " + world.token + "x"}):
         r = client.post(f"{API}/{world.plan['aire']}/commit", json=body, headers=headers)
@@ -145,7 +146,7 @@ def test_only_the_token_hash_is_stored(db, world: World):
 
 def test_writes_are_rate_limited_per_token(client, world: World, monkeypatch):
     monkeypatch.setattr(controllers, "WRITES_PER_HOUR", 2)
-    body = {"due_date": (clock.today() + timedelta(days=5)).isoformat()}
+    body = {"due_date": policy.next_business_day(clock.today() + timedelta(days=5), official_days()).isoformat()}
     assert _post(client, world.plan["aire"], "commit", body, world.token).status_code == 200
     assert _post(client, world.plan["aire"], "commit", body, world.token).status_code == 200
     r = _post(client, world.plan["aire"], "commit", body, world.token)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
-from email import message_from_bytes
-from email import policy as email_policy
+from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -24,44 +22,7 @@ from idmx.notify import services as sender
 from idmx.plans import policy
 from idmx.plans import services as items
 from idmx.settings import Settings, SettingsError
-
-REFUSED = "rechazo@example.mx"
-
-
-class Recorder:
-    """An SMTP handler that keeps what it receives and refuses one mailbox."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address == REFUSED:
-            return "550 5.1.1 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = message_from_bytes(envelope.content, policy=email_policy.default)
-        with self.lock:
-            self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "msg": msg})
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    handler.url = f"smtp://127.0.0.1:{controller.port}?from=avisos@datos.gob.mx"  # type: ignore[attr-defined]
-    yield handler
-    controller.stop()
+from tests.notify.conftest import REFUSED, Recorder, _free_port
 
 
 def queue(db, *messages: tuple[str, str, str]) -> None:
@@ -102,12 +63,18 @@ def test_a_refused_recipient_stays_unsent_and_does_not_stop_the_others(db, setti
     a, refused, c = rows(db)
     assert a.sent_at and c.sent_at
     assert refused.sent_at is None and refused.attempts == 1 and "550" in refused.last_error
-    # Retried on every run until MAX_ATTEMPTS failures; then kept, unsent, out of the queue.
-    for _ in range(sender.MAX_ATTEMPTS - 1):
-        sender.send_pending(db, settings.with_(smtp_url=smtp.url))
-    refused = rows(db)[1]
-    assert refused.attempts == sender.MAX_ATTEMPTS and refused.sent_at is None
-    assert sender.send_pending(db, settings.with_(smtp_url=smtp.url)).pending == 0
+    # Not retried before its backoff ends; then on each run until MAX_ATTEMPTS failures, and kept, unsent.
+    with clock.frozen(clock.now()) as frozen:
+        assert sender.send_pending(db, settings.with_(smtp_url=smtp.url)).failed == 0
+        for n in range(1, sender.MAX_ATTEMPTS):
+            frozen.advance(timedelta(seconds=sender.backoff_s(n) - 1))
+            assert sender.send_pending(db, settings.with_(smtp_url=smtp.url)).failed == 0, "retried too early"
+            frozen.advance(timedelta(seconds=1))
+            assert sender.send_pending(db, settings.with_(smtp_url=smtp.url)).failed == 1
+        refused = rows(db)[1]
+        assert refused.attempts == sender.MAX_ATTEMPTS and refused.sent_at is None
+        frozen.advance(timedelta(days=1))
+        assert sender.send_pending(db, settings.with_(smtp_url=smtp.url)).pending == 0
 
 
 def test_an_unreachable_server_uses_up_no_attempts(db, settings):

@@ -22,6 +22,7 @@ from idmx.ranking import services as runs
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
 from tests.consultations.test_participation import post_form
+from tests.plans.days import official_days
 
 EMAILS = {
     "central": "central@idmx.gob.mx",
@@ -76,7 +77,8 @@ def as_(client, who: str) -> None:
 
 
 def iso(days: int) -> str:
-    return (clock.today() + timedelta(days=days)).isoformat()
+    """About `days` from today: the first working day on or after it (weekends and seeded official days skipped)."""
+    return policy.next_business_day(clock.today() + timedelta(days=days), official_days()).isoformat()
 
 
 # --- scope and roles -------------------------------------------------------------------------------------
@@ -127,7 +129,7 @@ def test_commit_publish_deny_reopen_round_trip_with_history(client, db, staff):
     as_(client, "admin")
     r = post_form(client, f"/staff/plan/{first}/commit", {"due_date": iso(10), "justification": ""})
     assert r.status_code == 303 and r.headers["location"] == f"/staff/plan/{first}?saved=commit"
-    assert item(db, first).due_date == clock.today() + timedelta(days=10)
+    assert item(db, first).due_date == date.fromisoformat(iso(10))
     assert post_form(client, f"/staff/plan/{first}/publish",
                      {"url": "https://datos.gob.mx/aire", "catalogue_id": "semarnat-aire"}).status_code == 303
     published = item(db, first)
@@ -342,7 +344,7 @@ def test_plan_xlsx_has_typed_cells(client, db, staff):
     due = ws.cell(row=2, column=4)
     assert due.is_date and isinstance(due.value, (date, datetime))
     due_value = due.value.date() if isinstance(due.value, datetime) else due.value
-    assert due_value == clock.today() + timedelta(days=40)
+    assert due_value == date.fromisoformat(iso(40))
     assert isinstance(ws.cell(row=2, column=1).value, int)
 
 

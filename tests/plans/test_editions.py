@@ -21,6 +21,7 @@ from idmx.ranking import services as runs
 from tests import factories as f
 from tests.accounts.test_auth import PASSWORD, login
 from tests.consultations.test_participation import post_form
+from tests.plans.days import official_days
 
 BASE = "/staff/editions"
 FUEL_STATION = "Precios diarios de gasolina por estación de servicio"
@@ -276,8 +277,8 @@ def test_central_builds_corrects_and_publishes(client, db, world):
         plan = plans[item.plan_item_id]
         assert (plan.source, plan.institution_id, plan.title) == (m.PlanSource.idmx, item.institution_id, item.title)
         assert plan.assigned_on == today
-        assert plan.answer_by == policy.add_business_days(today, 20)
-        assert plan.policy_due == policy.add_business_days(today, tiers[item.tier])
+        assert plan.answer_by == policy.add_business_days(today, 20, official_days())
+        assert plan.policy_due == policy.add_business_days(today, tiers[item.tier], official_days())  # the seeded calendar
     actions = [a.action for a in f.rows(db, m.AuditEvent)]
     for action in ("edition.create", "edition.runs", "edition.build", "edition.item_update", "edition.move_proposal",
                    "edition.publish", "plan_item.create"):

@@ -75,9 +75,10 @@ def staff_id(db) -> int:
 
 def test_public_sees_the_answer_and_every_history_event(client, db, staff_id):
     policy_due = policy.add_business_days(TODAY, 60)
-    late_due = policy_due + timedelta(days=30)
+    late_due = policy.next_business_day(policy_due + timedelta(days=30))
     committed = make_item(db, "Calidad del aire por estación de monitoreo", policy_due=policy_due)
-    apply(db, committed, lambda a: policy.commit(a, policy_due - timedelta(days=5), TODAY), staff_id)
+    apply(db, committed, lambda a: policy.commit(a, policy.next_business_day(policy_due - timedelta(days=5)), TODAY),
+          staff_id)
     apply(db, committed, lambda a: policy.commit(a, late_due, TODAY, "Falta presupuesto para el sensor"), staff_id)
 
     published = make_item(db, "Precios diarios de gasolina por estación de servicio", policy_due=policy_due)
@@ -112,7 +113,7 @@ def test_public_sees_the_answer_and_every_history_event(client, db, staff_id):
     html = client.get(f"/items/{denied}").text
     assert re.findall(r'data-event="([a-z_]+)"', html) == ["created", "denied", "reopened", "denied"]
     assert 'data-status="denied"' in html
-    assert "Información inexistente" in html and "LGTAIP, arts. 138 y 139" in html
+    assert "Información inexistente" in html and "LGTAIP 2025 (DOF 20-03-2025): inexistencia" in html
     assert "No se genera esta información" in html and "Confirmado por el Comité de Transparencia" in html
     assert "Se revisará de nuevo" in html
     for item_id in (committed, published, denied):

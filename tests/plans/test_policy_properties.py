@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import holidays
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -94,7 +95,8 @@ def model_allows(a: Answer, step: Step, today: date) -> bool:
             return False
         due = today + timedelta(days=step.due_offset)
         late = a.policy_due is not None and due > a.policy_due
-        return due >= today and (not late or bool(step.text.strip()))
+        working = due.weekday() < 5 and due not in holidays.country_holidays("MX", years=due.year)
+        return due >= today and working and (not late or bool(step.text.strip()))
     if step.kind == "publish":
         return a.status != PlanStatus.denied and URLS[step.url_index][1] and len(step.catalogue.strip()) <= 200
     if step.kind == "deny":
@@ -233,9 +235,9 @@ def test_denied_reaches_published_only_through_reopen():
 def test_a_late_date_without_justification_is_refused_and_with_one_is_kept():
     a = Answer(status=PlanStatus.pending, answer_by=BASE, policy_due=BASE + timedelta(days=30))
     with pytest.raises(TransitionError) as refused:
-        policy.commit(a, BASE + timedelta(days=31), BASE, "   ")
+        policy.commit(a, BASE + timedelta(days=34), BASE, "   ")  # Monday 4 January 2027
     assert refused.value.field == "justification"
-    late, event = policy.commit(a, BASE + timedelta(days=31), BASE, " Requiere anonimizar ")
+    late, event = policy.commit(a, BASE + timedelta(days=34), BASE, " Requiere anonimizar ")
     assert late.late_justification == "Requiere anonimizar" and event.details["late_justification"] == "Requiere anonimizar"
     # Moving back within the policy drops the justification: it no longer applies.
     on_time, _ = policy.commit(late, BASE + timedelta(days=10), BASE, "Requiere anonimizar")
@@ -244,7 +246,7 @@ def test_a_late_date_without_justification_is_refused_and_with_one_is_kept():
 
 def test_replay_detects_a_gap_in_the_history():
     a = Answer(status=PlanStatus.pending, answer_by=BASE)
-    committed, e1 = policy.commit(a, BASE + timedelta(days=5), BASE)
+    committed, e1 = policy.commit(a, BASE + timedelta(days=6), BASE)  # Monday 7 December
     _published, e2 = policy.publish(committed, "https://datos.gob.mx/x", BASE)
     assert policy.replay(a, [e1, e2]) == PlanStatus.published
     denied_start = Answer(status=PlanStatus.denied, legal_basis_id=1, denial_explanation="x")

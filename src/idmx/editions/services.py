@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from idmx import audit, clock
+from idmx.calendar import services as calendar
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.editions import priority
@@ -588,6 +589,7 @@ def publish(db: Database, actor_id: int | None, edition_id: int, now: datetime) 
                 select(m.InfrastructureItem.key, m.InfrastructureItem.plan_item_id, m.InfrastructureItem.institution_id)
                 .where(m.InfrastructureItem.edition_id == edition.previous_id)).all()}
         created = reused = 0
+        national_days, own_days = calendar.off_days_by_institution(s)
         for item in items:
             if item.plan_item_id is not None:  # an institution's own dataset: it keeps its plan item and answer
                 reused += 1
@@ -602,7 +604,9 @@ def publish(db: Database, actor_id: int | None, edition_id: int, now: datetime) 
                 s, institution_id=item.institution_id, source=m.PlanSource.idmx, title=item.title,
                 description=item.description, topic_id=item.topic_id, today=today,
                 answer_days=edition.answer_business_days,
-                policy_due=policy.add_business_days(today, tiers[item.tier].business_days), actor_id=actor_id,
+                policy_due=policy.add_business_days(today, tiers[item.tier].business_days,
+                                                    own_days.get(item.institution_id, national_days)),
+                actor_id=actor_id,
                 note=f"{edition.series} v{edition.version}",
             )
             item.plan_item_id = plan.id

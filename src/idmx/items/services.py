@@ -105,6 +105,8 @@ class HistoryEntry:
     legal_basis: str = ""
     explanation: str = ""
     note: str = ""
+    reason: str = ""  # why the central team rejected a claimed publication
+    problem: str = ""  # what the link check found (e.g. "HTTP 404")
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,7 @@ def _history(s: Session, item_id: int) -> list[HistoryEntry]:
             catalogue_id=str(d.get("catalogue_id") or ""), published_on=_as_date(d.get("published_on")),
             legal_basis=bases.get(d.get("legal_basis_id"), "") if d.get("legal_basis_id") else "",
             explanation=str(d.get("explanation") or ""), note=str(d.get("note") or ""),
+            reason=str(d.get("reason") or ""), problem=str(d.get("problem") or ""),
         ))
     return out
 

@@ -17,6 +17,11 @@ Definitions (every item is classified by `policy.public_status(answer, today)`, 
 
 Institutions are ordered by delivery rate, highest first (those with nothing due last), then by
 Spanish name (accents and case ignored), then by acronym.
+
+Every delivery rate comes with its 95 % Wilson score interval (`delivery_interval`: the published on
+time out of the due), so an institution with 1 of 1 delivered does not look surer than one with 95 of
+100. History: the worker stores each institution's counts once a day (`ComplianceSnapshot`);
+`history_points` turns them into dated figures, `trend_chart` into an SVG's geometry.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
 
+from idmx import statistics
 from idmx.errors import NotFound
 from idmx.formats import xlsx
 from idmx.formats.safety import csv_lines
@@ -73,6 +79,32 @@ class StatusCounts:
 
     def count(self, status: PublicStatus | str) -> int:
         return getattr(self, PublicStatus(status).value)
+
+    # Properties, not fields: the figures' fields are what the API and the exports carry one-to-one.
+    @property
+    def delivery_interval(self) -> tuple[float, float] | None:
+        return delivery_interval(self.published_on_time, self.due)
+
+    @property
+    def delivery_rate_low(self) -> float | None:
+        interval = self.delivery_interval
+        return interval[0] if interval else None
+
+    @property
+    def delivery_rate_high(self) -> float | None:
+        interval = self.delivery_interval
+        return interval[1] if interval else None
+
+
+CONFIDENCE = 0.95
+
+
+def delivery_interval(on_time: int, due: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The Wilson score interval of on_time / due; None when nothing is due."""
+    if due <= 0:
+        return None
+    low, high = statistics.wilson_interval(on_time / due, due, confidence)
+    return float(low), float(high)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +167,15 @@ def field_names() -> list[str]:
     return ["institution_id", "acronym", "name_es", "name_en", *[f.name for f in fields(StatusCounts)]]
 
 
+INTERVAL_COLUMNS = ["delivery_rate_low", "delivery_rate_high"]
+RATE_COLUMNS = {"delivery_rate", *INTERVAL_COLUMNS}
+
+
+def download_columns() -> list[str]:
+    """The downloads' columns: every figure and the delivery rate's 95 % interval."""
+    return [*field_names(), *INTERVAL_COLUMNS]
+
+
 # --- downloads: the columns are `field_names()` (an allow-list); CSV writes the rate with four decimals,
 # XLSX as a number, JSON as a number or null, with the national totals and the day the statuses are for.
 
@@ -158,9 +199,9 @@ def _rate(value: float | None) -> str:
 
 def render(figures: Figures, fmt: str) -> Iterator[bytes]:
     """The figures in one of `FORMATS`, as chunks of bytes."""
-    names = field_names()
+    names = download_columns()
     if fmt == "csv":
-        rows = ([_rate(r.delivery_rate) if n == "delivery_rate" else getattr(r, n) for n in names]
+        rows = ([_rate(getattr(r, n)) if n in RATE_COLUMNS else getattr(r, n) for n in names]
                 for r in figures.institutions)
         return (line.encode("utf-8") for line in csv_lines(names, rows))
     if fmt == "xlsx":
@@ -171,7 +212,97 @@ def render(figures: Figures, fmt: str) -> Iterator[bytes]:
             "statuses_on": figures.on.isoformat(),
             "columns": names,
             "institutions": [{n: getattr(r, n) for n in names} for r in figures.institutions],
-            "national": asdict(figures.national),
+            "national": {**asdict(figures.national), **{n: getattr(figures.national, n) for n in INTERVAL_COLUMNS}},
         }
         return iter([json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")])
     raise NotFound(_("Unknown export format."))
+
+
+# --- history: the daily snapshots ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    day: date
+    counts: StatusCounts
+
+
+def history_points(rows: Iterable[tuple[date, Mapping[str, int]]]) -> list[HistoryPoint]:
+    """Dated figures from (day, counts per status) rows; rows of the same day (institutions) are summed."""
+    by_day: dict[date, Counter[PublicStatus]] = {}
+    for day, counts in rows:
+        total = by_day.setdefault(day, Counter())
+        for s in STATUSES:
+            total[s] += int(counts.get(s.value, 0))
+    return [HistoryPoint(day, StatusCounts(**_derived(by_day[day]))) for day in sorted(by_day)]
+
+
+HISTORY_COLUMNS = ["day", *[s.value for s in STATUSES], "total", "due", "delivery_rate", *INTERVAL_COLUMNS]
+
+
+def render_history(points: list[HistoryPoint], fmt: str, scope: str) -> Iterator[bytes]:
+    """A history as CSV or JSON (`scope`: the institution's acronym, or "national")."""
+    def value(point: HistoryPoint, name: str) -> Any:
+        return point.day.isoformat() if name == "day" else getattr(point.counts, name)
+
+    if fmt == "csv":
+        rows = ([_rate(value(p, n)) if n in RATE_COLUMNS else value(p, n) for n in HISTORY_COLUMNS] for p in points)
+        return (line.encode("utf-8") for line in csv_lines(HISTORY_COLUMNS, rows))
+    if fmt == "json":
+        document = {"scope": scope, "confidence": CONFIDENCE, "columns": HISTORY_COLUMNS,
+                    "days": [{n: value(p, n) for n in HISTORY_COLUMNS} for p in points]}
+        return iter([json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")])
+    raise NotFound(_("Unknown export format."))
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    day: date
+    x: float
+    y: float | None  # None: nothing due that day
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG line chart's geometry in its own coordinates (`width` x `height`), ready for a template."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+    line: str  # polyline points of the delivery rate
+    band: str  # polygon points of the 95 % interval
+    points: list[ChartPoint]
+    y_ticks: list[tuple[float, str]]  # (y, label)
+    x_ticks: list[tuple[float, date]]
+
+
+def trend_chart(points: list[HistoryPoint], *, width: int = 640, height: int = 240) -> Chart:
+    """The delivery rate over the days and its interval band. Days with nothing due leave a gap in neither."""
+    left, top, right, bottom = 48, 12, 12, 32
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = len(points)
+
+    def x_of(i: int) -> float:
+        return round(left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2), 1)
+
+    def y_of(rate: float) -> float:
+        return round(top + plot_h * (1 - rate), 1)
+
+    chart_points, line, upper, lower = [], [], [], []
+    for i, point in enumerate(points):
+        rate = point.counts.delivery_rate
+        chart_points.append(ChartPoint(point.day, x_of(i), y_of(rate) if rate is not None else None, rate))
+        if rate is not None:
+            line.append(f"{x_of(i)},{y_of(rate)}")
+            low, high = point.counts.delivery_interval or (rate, rate)
+            upper.append(f"{x_of(i)},{y_of(high)}")
+            lower.append(f"{x_of(i)},{y_of(low)}")
+    band = " ".join(upper + lower[::-1])
+    y_ticks = [(y_of(v), f"{int(v * 100)} %") for v in (0, 0.25, 0.5, 0.75, 1)]
+    step = max(1, (n + 5) // 6)
+    x_ticks = [(x_of(i), points[i].day) for i in range(0, n, step)]
+    return Chart(width, height, left, top, plot_w, plot_h, " ".join(line), band, chart_points, y_ticks, x_ticks)

@@ -17,7 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from idmx import clock
-from idmx.accounts.guards import ADMINS, principal_of, staff_guard
+from idmx.accounts.guards import ADMINS, CENTRAL, principal_of, staff_guard
 from idmx.accounts.services import StaffPrincipal
 from idmx.consultations.services import reference_choices
 from idmx.db import Database
@@ -86,6 +86,12 @@ class PlanController(Controller):
     def reopen(self, request: Request, item_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:
         return self._answer(request, db, item_id, data, "reopen",
                             lambda me: services.reopen(db, me, item_id, forms.reopen_values(data)))
+
+    @post("/{item_id:int}/reject", name="plan:reject", opt={"roles": CENTRAL}, sync_to_thread=True)
+    def reject(self, request: Request, item_id: FromPath[int], data: FormData, db: NamedDependency[Database]) -> Response:
+        """The central team does not accept a claimed publication (with a public reason)."""
+        return self._answer(request, db, item_id, data, "reject",
+                            lambda me: services.reject_publication(db, me, item_id, forms.reject_values(data)))
 
     # --- adding datasets ---------------------------------------------------------------------------------
 

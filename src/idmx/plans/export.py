@@ -34,12 +34,14 @@ FORMATS = {
 }
 
 # Machine names of the columns (JSON keys), in `header()`'s order.
+# Every coded value comes with its code beside its label (status, legal basis, source).
 KEYS: tuple[str, ...] = (
-    "item_id", "title", "description", "due_date", "status", "published_url", "legal_basis", "denial_explanation",
-    "catalogue_id", "source", "policy_due", "late_justification", "published_on",
+    "item_id", "title", "description", "due_date", "status", "status_label", "published_url", "legal_basis_code",
+    "legal_basis", "denial_explanation", "catalogue_id", "source", "source_label", "policy_due", "late_justification",
+    "published_on",
 )
 INSTITUTION_KEYS: tuple[str, ...] = ("institution_acronym", "institution")
-_WIDTHS = [8, 40, 50, 12, 20, 40, 40, 40, 20, 20, 14, 40, 12]
+_WIDTHS = [8, 40, 50, 12, 20, 14, 40, 40, 24, 40, 20, 20, 10, 14, 40, 12]
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class PlanRecord:
     published_url: str = ""
     catalogue_id: str = ""
     legal_basis: str = ""  # the basis's name (and article) in the export's language
+    legal_basis_code: str = ""  # its code (`legal_bases.code`), the same in every language
     denial_explanation: str = ""
     institution_acronym: str = ""  # shown only in the all-plans table
     institution: str = ""  # the institution's name in the export's language
@@ -66,9 +69,10 @@ class PlanRecord:
 def header(with_institution: bool = False) -> list[str]:
     first = [_("Institution acronym"), _("Institution")] if with_institution else []
     return first + [
-        _("Item"), _("Dataset"), _("Description"), _("Due date"), _("Status"), _("Dataset address (URL)"),
-        _("Legal basis of the denial"), _("Explanation of the denial"), _("Catalogue identifier"), _("Source"),
-        _("Latest date the policy allows"), _("Justification for a later date"), _("Published on"),
+        _("Item"), _("Dataset"), _("Description"), _("Due date"), _("Status"), _("Status code"),
+        _("Dataset address (URL)"), _("Legal basis of the denial"), _("Legal basis code"), _("Explanation of the denial"),
+        _("Catalogue identifier"), _("Source"), _("Source code"), _("Latest date the policy allows"),
+        _("Justification for a later date"), _("Published on"),
     ]
 
 
@@ -77,9 +81,9 @@ def rows(records: Iterable[PlanRecord], with_institution: bool = False) -> Itera
     for r in records:
         first = [r.institution_acronym, r.institution] if with_institution else []
         yield first + [
-            r.id, r.title, r.description, r.due_date, labels.status_label(r.public_status), r.published_url,
-            r.legal_basis, r.denial_explanation, r.catalogue_id, labels.source_label(r.source), r.policy_due,
-            r.late_justification, r.published_on,
+            r.id, r.title, r.description, r.due_date, labels.status_label(r.public_status), _code(r.public_status),
+            r.published_url, r.legal_basis, r.legal_basis_code, r.denial_explanation, r.catalogue_id,
+            labels.source_label(r.source), _code(r.source), r.policy_due, r.late_justification, r.published_on,
         ]
 
 
@@ -88,13 +92,14 @@ def _code(value: Any) -> str:
 
 
 def item_dict(r: PlanRecord, with_institution: bool = False) -> dict[str, Any]:
-    """A record under `KEYS` (JSON): stable codes for status and source rather than labels."""
+    """A record under `KEYS` (JSON): stable codes for status, legal basis and source, each with its label."""
     first = {"institution_acronym": r.institution_acronym, "institution": r.institution} if with_institution else {}
     return first | {
         "item_id": r.id, "title": r.title, "description": r.description, "due_date": r.due_date,
-        "status": _code(r.public_status), "published_url": r.published_url, "legal_basis": r.legal_basis,
+        "status": _code(r.public_status), "status_label": labels.status_label(r.public_status),
+        "published_url": r.published_url, "legal_basis_code": r.legal_basis_code, "legal_basis": r.legal_basis,
         "denial_explanation": r.denial_explanation, "catalogue_id": r.catalogue_id, "source": _code(r.source),
-        "policy_due": r.policy_due, "late_justification": r.late_justification, "published_on": r.published_on,
+        "source_label": labels.source_label(r.source), "policy_due": r.policy_due, "late_justification": r.late_justification, "published_on": r.published_on,
     }
 
 

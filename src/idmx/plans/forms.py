@@ -107,3 +107,7 @@ def deny_values(data: dict[str, Any]) -> tuple[int | None, str]:
 
 def reopen_values(data: dict[str, Any]) -> str:
     return bounded(data.get("note"), "note", NOTE_MAX)
+
+
+def reject_values(data: dict[str, Any]) -> str:
+    return bounded(data.get("reason"), "reason", EXPLANATION_MAX)

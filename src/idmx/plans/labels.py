@@ -60,6 +60,9 @@ def event_label(kind: str) -> str:
         "url_changed": _("Dataset address corrected"),
         "denied": _("Denied"),
         "reopened": _("Denial reopened"),
+        "publication_rejected": _("Publication rejected by the central team"),
+        "link_broken": _("Dataset address broken: item open again"),
+        "overdue": _("Overdue"),
     }
     return labels.get(kind, kind)
 
@@ -90,5 +93,11 @@ def transition_message(message: str) -> str:
         "The explanation is too long (4,000 characters at most).":
             _("The explanation is too long (4,000 characters at most)."),
         "Only a denied item can be reopened.": _("Only a denied item can be reopened."),
+        "The due date falls on a Saturday, a Sunday or an official non-working day: choose a working day.":
+            _("The due date falls on a Saturday, a Sunday or an official non-working day: choose a working day."),
+        "Only a published item can have its publication rejected.":
+            _("Only a published item can have its publication rejected."),
+        "Say why the publication is rejected.": _("Say why the publication is rejected."),
+        "Only a published item can have a broken link.": _("Only a published item can have a broken link."),
     }
     return known.get(message, message)

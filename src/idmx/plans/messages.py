@@ -54,3 +54,23 @@ def item_update_body(item: m.PlanItem, kind: str, details: dict[str, Any], basis
     parts.append("-- \n" + _("You receive this e-mail because you follow this item on IDMX. To stop following it:")
                  + "\n" + links.absolute(unsubscribe_path))
     return "\n\n".join(parts) + "\n"
+
+
+def reopened_subject(kind: str, title: str) -> str:
+    if kind == "publication_rejected":
+        return _("Publication rejected: “%(title)s”") % {"title": title}
+    return _("Dataset address broken: “%(title)s”") % {"title": title}
+
+
+def reopened_body(item: m.PlanItem, kind: str, details: dict[str, Any], staff_path: str) -> str:
+    """For the institution's administrators: why a published item is open again and where to fix it."""
+    if kind == "publication_rejected":
+        head = _("The central team did not accept the publication of “%(title)s” at %(url)s.")
+        why = _("Reason: %(text)s") % {"text": details.get("reason", "")}
+    else:
+        head = _("The address given for “%(title)s”, %(url)s, does not serve the data any more.")
+        why = _("What the check found: %(text)s") % {"text": details.get("problem", "")}
+    parts = [head % {"title": item.title, "url": details.get("url", "")}, why,
+             _("The item is open again: publish it at a working address, or update its answer:") + "\n"
+             + links.absolute(staff_path)]
+    return "\n\n".join(parts) + "\n"

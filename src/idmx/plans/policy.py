@@ -1,8 +1,11 @@
 """Deadlines and the plan-item state machine: pure functions over plain data, no database, no HTTP.
 
-Business days follow the Mexican federal calendar of the `holidays` package (the statutory rest days
-of the Ley Federal del Trabajo: 1 January, the Monday holidays of February, March and November, 1 May,
-16 September, 25 December, and 1 October of inauguration years), Monday to Friday otherwise.
+Business days are Monday to Friday except the statutory rest days of the Ley Federal del Trabajo, from
+the `holidays` package (1 January, the Monday holidays of February, March and November, 1 May,
+16 September, 25 December, and 1 October of inauguration years), which the law fixes for every year,
+and the further non-working days given as `off_days` (a set of dates: the official calendar the central
+team keeps in the database, `idmx.calendar.services.off_days`, plus the institution's own days). Due
+dates never fall on a non-working day: computed ones roll forward, and a commitment to one is refused.
 
 A plan item's stored answer is one of pending, committed, published, denied (`PlanStatus`). Every
 allowed move is a function here that returns the new answer and the event recording it, and refuses
@@ -14,6 +17,7 @@ from "due date passed and not published".
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -26,6 +30,8 @@ import numpy as np
 from idmx.enums import PlanStatus
 
 DEFAULT_ANSWER_DAYS = 20
+NON_WORKING_DUE_DATE = ("The due date falls on a Saturday, a Sunday or an official non-working day: "
+                        "choose a working day.")
 # Default tiers: (tier, business days from publication to the latest due date, default last rank).
 DEFAULT_TIERS: tuple[tuple[int, int, int | None], ...] = ((1, 65, 10), (2, 130, 30), (3, 250, None))
 
@@ -43,25 +49,38 @@ def federal_holidays(start: date, end: date) -> list[np.datetime64]:
     return [d for year in range(start.year, end.year + 1) for d in _holidays_of(year)]
 
 
-def add_business_days(start: date, days: int) -> date:
+OffDays = Collection[date] | None
+
+
+def _rest(start: date, end: date, off_days: OffDays) -> list[np.datetime64]:
+    statutory = federal_holidays(start, end)
+    return statutory + [np.datetime64(d) for d in off_days] if off_days else statutory
+
+
+def add_business_days(start: date, days: int, off_days: OffDays = None) -> date:
     """The date `days` business days after `start` (a non-business `start` counts from the next one)."""
     if days < 0:
         raise ValueError("days must be zero or more")
     # Generous window: 250 business days never span more than ~ 1.5 calendar years.
     window_end = start + timedelta(days=days * 2 + 30)
-    rest = federal_holidays(start, window_end)
+    rest = _rest(start, window_end, off_days)
     return np.busday_offset(np.datetime64(start), days, roll="forward", holidays=rest).astype(date)
 
 
-def business_days_between(start: date, end: date) -> int:
+def business_days_between(start: date, end: date, off_days: OffDays = None) -> int:
     """Business days in [start, end): 0 when end <= start."""
     if end <= start:
         return 0
-    return int(np.busday_count(np.datetime64(start), np.datetime64(end), holidays=federal_holidays(start, end)))
+    return int(np.busday_count(np.datetime64(start), np.datetime64(end), holidays=_rest(start, end, off_days)))
 
 
-def is_business_day(day: date) -> bool:
-    return bool(np.is_busday(np.datetime64(day), holidays=federal_holidays(day, day)))
+def is_business_day(day: date, off_days: OffDays = None) -> bool:
+    return bool(np.is_busday(np.datetime64(day), holidays=_rest(day, day, off_days)))
+
+
+def next_business_day(day: date, off_days: OffDays = None) -> date:
+    """`day` itself when it is a business day, else the first one after it."""
+    return add_business_days(day, 0, off_days)
 
 
 # --- the plan item's answer ----------------------------------------------------------------------------------
@@ -127,13 +146,16 @@ def created(answer: Answer) -> Event:
         ("answer_by", answer.answer_by), ("policy_due", answer.policy_due)) if v is not None})
 
 
-def commit(a: Answer, due_date: date | None, today: date, justification: str = "") -> tuple[Answer, Event]:
-    """Commit to (or move) a publication date. Later than the policy allows needs a written justification."""
+def commit(a: Answer, due_date: date | None, today: date, justification: str = "",
+           off_days: OffDays = None) -> tuple[Answer, Event]:
+    """Commit to (or move) a publication date, on a business day. Later than the policy allows needs a
+    written justification."""
     _require(a.status in (PlanStatus.pending, PlanStatus.committed),
              "Only an unanswered or committed item can get a due date.", "status")
     _require(due_date is not None, "Give a due date.", "due_date")
     assert due_date is not None
     _require(due_date >= today, "The due date cannot be in the past.", "due_date")
+    _require(is_business_day(due_date, off_days), NON_WORKING_DUE_DATE, "due_date")
     justification = justification.strip()
     late = a.policy_due is not None and due_date > a.policy_due
     _require(not late or bool(justification),
@@ -177,12 +199,35 @@ def deny(a: Answer, legal_basis_id: int | None, explanation: str) -> tuple[Answe
     return new, _event("denied", a, new, legal_basis_id=legal_basis_id, explanation=explanation)
 
 
-def reopen(a: Answer, today: date, answer_days: int, note: str = "") -> tuple[Answer, Event]:
+def reopen(a: Answer, today: date, answer_days: int, note: str = "", off_days: OffDays = None) -> tuple[Answer, Event]:
     """Take a denial back: the item is unanswered again, with a fresh time to answer."""
     _require(a.status == PlanStatus.denied, "Only a denied item can be reopened.", "status")
     new = replace(a, status=PlanStatus.pending, legal_basis_id=None, denial_explanation="",
-                  answer_by=add_business_days(today, answer_days))
+                  answer_by=add_business_days(today, answer_days, off_days))
     return new, _event("reopened", a, new, note=note.strip(), answer_by=new.answer_by)
+
+
+def _unpublish(a: Answer) -> Answer:
+    """The answer before the publication: committed to its date, or unanswered when it had none."""
+    status = PlanStatus.committed if a.due_date is not None else PlanStatus.pending
+    return replace(a, status=status, published_url="", catalogue_id="", published_on=None)
+
+
+def reject_publication(a: Answer, reason: str) -> tuple[Answer, Event]:
+    """The central team does not accept a claimed publication: the item is open again, the reason public."""
+    _require(a.status == PlanStatus.published, "Only a published item can have its publication rejected.", "status")
+    reason = reason.strip()
+    _require(bool(reason), "Say why the publication is rejected.", "reason")
+    _require(len(reason) <= 4000, "The explanation is too long (4,000 characters at most).", "reason")
+    new = _unpublish(a)
+    return new, _event("publication_rejected", a, new, url=a.published_url, reason=reason)
+
+
+def link_broken(a: Answer, problem: str) -> tuple[Answer, Event]:
+    """The published address no longer serves the data (the worker's check): the item is open again."""
+    _require(a.status == PlanStatus.published, "Only a published item can have a broken link.", "status")
+    new = _unpublish(a)
+    return new, _event("link_broken", a, new, url=a.published_url, problem=problem.strip()[:500])
 
 
 def public_status(a: Answer, today: date) -> PublicStatus:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from idmx import audit, clock, i18n
 from idmx.accounts.services import StaffPrincipal
+from idmx.calendar import services as calendar
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
@@ -69,7 +70,8 @@ def create_item(
     item = m.PlanItem(
         institution_id=institution_id, source=source, title=title, description=description, topic_id=topic_id,
         proposal_id=proposal_id, status=m.PlanStatus.pending, assigned_on=today,
-        answer_by=policy.add_business_days(today, answer_days), policy_due=policy_due,
+        answer_by=policy.add_business_days(today, answer_days, calendar.off_days(s, institution_id)),
+        policy_due=policy_due,
     )
     s.add(item)
     s.flush()
@@ -107,6 +109,8 @@ def apply_move(
     for name in ANSWER_COLUMNS:
         setattr(item, name, getattr(after, name))
     item.updated_at = clock.now()
+    if event.kind in ("published", "url_changed"):  # a new address is checked afresh (`idmx.verification`)
+        item.link_checked_at, item.link_outcome = None, ""
     _store_event(s, item, event, actor_id)
     audit.record(
         s, actor_id=actor_id, action=f"plan_item.{event.kind}", obj=("plan_item", item.id),
@@ -194,6 +198,7 @@ class ItemView:
     legal_bases: list[m.LegalBasis]
     legal_basis: m.LegalBasis | None
     actors: dict[int, str]
+    checks: list[m.PublicationCheck] = field(default_factory=list)
 
 
 def item_view(db: Database, me: StaffPrincipal, item_id: int, *, on: date | None = None) -> ItemView:
@@ -206,9 +211,11 @@ def item_view(db: Database, me: StaffPrincipal, item_id: int, *, on: date | None
         actors = {uid: email for uid, email in s.execute(
             select(m.StaffUser.id, m.StaffUser.email).where(m.StaffUser.id.in_(actor_ids)))} if actor_ids else {}
         bases = list(s.scalars(select(m.LegalBasis).order_by(m.LegalBasis.id)))
+        checks = publication_checks(s, item.id)
     assert institution is not None
     basis = next((b for b in bases if b.id == item.legal_basis_id), None)
-    return ItemView(item, institution, policy.public_status(answer_of(item), on), history, bases, basis, actors)
+    return ItemView(item, institution, policy.public_status(answer_of(item), on), history, bases, basis, actors,
+                    checks)
 
 
 def _load(s: Session, me: StaffPrincipal, item_id: int, *, lock: bool = False) -> m.PlanItem:
@@ -225,10 +232,12 @@ def _load(s: Session, me: StaffPrincipal, item_id: int, *, lock: bool = False) -
 
 
 def _apply(db: Database, me: StaffPrincipal, item_id: int, move) -> policy.Event:
+    """Run `move(answer, off_days)` on the item, with its institution's non-working days."""
     with db.write() as s:
         item = _load(s, me, item_id, lock=True)
+        days = calendar.off_days(s, item.institution_id)
         try:
-            return apply_move(s, item, move, actor_id=me.id)
+            return apply_move(s, item, lambda a: move(a, days), actor_id=me.id)
         except policy.TransitionError as err:
             raise AnswerError(labels.transition_message(str(err)), err.field) from err
 
@@ -237,13 +246,13 @@ def commit(db: Database, me: StaffPrincipal, item_id: int, due: date, justificat
            on: date | None = None) -> policy.Event:
     """Commit to (or move) a due date; later than the policy allows needs a justification (public)."""
     on = on or clock.today()
-    return _apply(db, me, item_id, lambda a: policy.commit(a, due, on, justification))
+    return _apply(db, me, item_id, lambda a, days: policy.commit(a, due, on, justification, days))
 
 
 def publish(db: Database, me: StaffPrincipal, item_id: int, url: str, catalogue_id: str, *,
             on: date | None = None) -> policy.Event:
     on = on or clock.today()
-    return _apply(db, me, item_id, lambda a: policy.publish(a, url, on, catalogue_id))
+    return _apply(db, me, item_id, lambda a, days: policy.publish(a, url, on, catalogue_id))
 
 
 def deny(db: Database, me: StaffPrincipal, item_id: int, basis_id: int | None, explanation: str) -> policy.Event:
@@ -251,14 +260,47 @@ def deny(db: Database, me: StaffPrincipal, item_id: int, basis_id: int | None, e
         with db.read() as s:
             if s.get(m.LegalBasis, basis_id) is None:
                 basis_id = None
-    return _apply(db, me, item_id, lambda a: policy.deny(a, basis_id, explanation))
+    return _apply(db, me, item_id, lambda a, days: policy.deny(a, basis_id, explanation))
+
+
+def reject_publication(db: Database, me: StaffPrincipal, item_id: int, reason: str) -> policy.Event:
+    """The central team does not accept a claimed publication: the item is open again and its staff are told."""
+    with db.write() as s:
+        item = _load(s, me, item_id, lock=True)
+        try:
+            event = apply_move(s, item, lambda a: policy.reject_publication(a, reason), actor_id=me.id)
+        except policy.TransitionError as err:
+            raise AnswerError(labels.transition_message(str(err)), err.field) from err
+        enqueue_institution_reopened(s, item, event)
+        return event
+
+
+def enqueue_institution_reopened(s: Session, item: m.PlanItem, event: policy.Event) -> int:
+    """Tell the institution's administrators (in Spanish) that a published item is open again, and why."""
+    emails = list(s.scalars(select(m.StaffUser.email).where(
+        m.StaffUser.institution_id == item.institution_id, m.StaffUser.role == m.Role.institution_admin,
+        m.StaffUser.is_active.is_(True)).order_by(m.StaffUser.id)))
+    token = i18n.activate("es")
+    try:
+        subject = messages.reopened_subject(event.kind, item.title)
+        body = messages.reopened_body(item, event.kind, dict(event.details), f"/staff/plan/{item.id}")
+    finally:
+        i18n.deactivate(token)
+    for email in emails:
+        outbox.add(s, email, subject, body)
+    return len(emails)
+
+
+def publication_checks(s: Session, item_id: int, limit: int = 5) -> list[m.PublicationCheck]:
+    return list(s.scalars(select(m.PublicationCheck).where(m.PublicationCheck.plan_item_id == item_id)
+                          .order_by(m.PublicationCheck.id.desc()).limit(limit)))
 
 
 def reopen(db: Database, me: StaffPrincipal, item_id: int, note: str, *, on: date | None = None) -> policy.Event:
     on = on or clock.today()
     with db.read() as s:
         days = answer_days(s, item_id)
-    return _apply(db, me, item_id, lambda a: policy.reopen(a, on, days, note))
+    return _apply(db, me, item_id, lambda a, off: policy.reopen(a, on, days, note, off))
 
 
 # --- adding datasets --------------------------------------------------------------------------------------
