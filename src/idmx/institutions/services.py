@@ -56,6 +56,8 @@ class PublicPlan:
     institution: m.Institution
     items: list[PublicItem]
     counts: dict[PublicStatus, int]
+    # The body that took over an abolished institution's functions (its plan stays here, under the old name).
+    successor: m.Institution | None = None
 
 
 def institution_by_acronym(s, acronym: str) -> m.Institution:
@@ -71,10 +73,11 @@ def public_plan(db: Database, acronym: str, *, on: date | None = None) -> Public
         inst = institution_by_acronym(s, acronym)
         bases = {b.id: b for b in s.scalars(select(m.LegalBasis))}
         plan_items = list(s.scalars(select(m.PlanItem).where(m.PlanItem.institution_id == inst.id).order_by(m.PlanItem.id)))
+        successor = s.get(m.Institution, inst.successor_id) if inst.successor_id else None
     rows = [PublicItem(i, policy.public_status(items.answer_of(i), on), bases.get(i.legal_basis_id or -1))
             for i in plan_items]
     counts = Counter(r.status for r in rows)
-    return PublicPlan(inst, rows, {st: counts.get(st, 0) for st in labels.STATUS_ORDER})
+    return PublicPlan(inst, rows, {st: counts.get(st, 0) for st in labels.STATUS_ORDER}, successor)
 
 
 def all_plans(db: Database, *, on: date | None = None) -> list[PublicPlan]:
@@ -113,7 +116,8 @@ def export_records(plan: PublicPlan) -> list[plan_export.PlanRecord]:
             public_status=r.status, policy_due=r.item.policy_due, due_date=r.item.due_date,
             late_justification=r.item.late_justification, published_on=r.item.published_on,
             published_url=r.item.published_url, catalogue_id=r.item.catalogue_id,
-            legal_basis=_basis_name(r.legal_basis), denial_explanation=r.item.denial_explanation,
+            legal_basis=_basis_name(r.legal_basis), legal_basis_code=r.legal_basis.code if r.legal_basis else "",
+            denial_explanation=r.item.denial_explanation,
             institution_acronym=inst.acronym, institution=localised(inst.name_es, inst.name_en),
         )
         for r in plan.items

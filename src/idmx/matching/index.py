@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 
 from idmx.matching.analysis import term_weights
 from idmx.matching.text import TYPO_MIN_LEN, deletions, normalize, typo_close
@@ -139,7 +139,12 @@ class ProposalIndex:
     changes, so what counts as a common word adapts to each consultation.
     """
 
-    def __init__(self, items: Iterable[tuple[Id, str]] = ()) -> None:
+    def __init__(self, items: Iterable[tuple[Id, str]] = (), *, corpus_size: int | None = None,
+                 document_frequencies: Mapping[str, int] | None = None) -> None:
+        # When only candidates from a larger corpus are indexed (`idmx.matching.retrieval`): the corpus's
+        # size and the document frequencies it knows (the query's terms); other terms count candidates.
+        self._corpus_size = corpus_size
+        self._known_df = dict(document_frequencies or {})
         self._docs: dict[Id, dict[str, float]] = {}  # id -> class weights
         self._words: dict[Id, tuple[str, ...]] = {}  # id -> normalised words
         self._postings: dict[str, set[Id]] = defaultdict(set)
@@ -208,8 +213,8 @@ class ProposalIndex:
     def _idf(self, term: str) -> float:
         cached = self._idf_cache.get(term)
         if cached is None:
-            df = len(self._postings.get(term, ()))
-            n = len(self._docs)
+            df = self._known_df.get(term, len(self._postings.get(term, ())))
+            n = max(len(self._docs), self._corpus_size or 0)
             # Smoothed so that a term absent from the corpus (a new word in a
             # typed query) gets the highest weight rather than infinity, and a
             # term in every document still weighs a little.

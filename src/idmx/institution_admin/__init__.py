@@ -1,0 +1,1 @@
+"""`/staff/institutions` (central team): add an institution, and mark one as succeeded by another."""
