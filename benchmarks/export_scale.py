@@ -9,8 +9,8 @@ through ``executemany`` in one transaction (SQLite, foreign keys off for the loa
 or COPY (PostgreSQL).
 
 Measured in a fresh child process, so that its peak resident memory (VmHWM) is the export's own:
-`idmx.exports.consultation_data.votes_file_chunks` (one read snapshot; fresh pseudonyms for the
-respondents, then the vote rows streamed from a database cursor, written to a file as they come).
+`idmx.exports.services.write_directory`, the whole package (every vote row read once, respondents
+protected, the ranking recomputed from the published per-cell statistics, every file written).
 The peak includes the interpreter and its imports, printed separately. In the parent, the
 floor: the same rows (pseudonym, proposal, value) as a list of tuples in memory, written with
 ``csv.writer(...).writerows`` (the list is built before the clock starts). Both are run three
@@ -156,32 +156,21 @@ def child(url: str, slug: str, out: str) -> dict:
         info = data.package_info(db, slug)  # which consultation (closed?) and its runs: not the export
         before = peak_rss()
         times = []
-        for _ in range(REPEATS):  # each a whole export with fresh pseudonyms, into the same file
+        for _ in range(REPEATS):  # each a whole package (every file) into the same directory
             t = time.perf_counter()
-            with open(out, "w", encoding="utf-8", newline="") as fh:
-                for chunk in data.votes_file_chunks(db, info):
-                    fh.write(chunk)
+            written = data.write_directory(db, info, out)
             times.append(time.perf_counter() - t)
         peak = peak_rss()
-        # Diagnostic: the counted rows read one by one and dropped (what a plain row-per-vote read
-        # costs; the export instead reads one row per respondent in pseudonym order).
-        from idmx.ranking import queries
-
-        with db.read() as s:
-            queries.consistent_snapshot(s)
-            t = time.perf_counter()
-            if db.is_sqlite:
-                for _part in queries._stream(s, data._vote_sql(s, info.method), {"c": info.consultation_id}, data.BATCH):
-                    pass
-            else:
-                raw = s.connection().connection.driver_connection
-                sql, values = queries._copy_params(data._vote_sql(s, info.method), {"c": info.consultation_id})
-                with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", values) as copy:
-                    for _chunk in copy:
-                        pass
-            read_s = time.perf_counter() - t
+        # Diagnostic: the part that reads every vote row once, protects the respondents and recomputes
+        # the ranking from the protected statistics (`idmx.exports.services.published`).
+        t = time.perf_counter()
+        pub = data.published(db, info, data.published_run(db, info))
+        published_s = time.perf_counter() - t
         return {"export_times": times, "peak_rss_bytes": peak, "rss_before_bytes": before,
-                "bytes": os.path.getsize(out), "read_s": read_s}
+                "bytes": sum(p.stat().st_size for p in written), "published_s": published_s,
+                "residual_risk": data.disclosure_summary(info, pub)["residual_risk"],
+                "respondents_risk_before": pub.respondents_protection.risk_before,
+                "statistics_rows": len(pub.inputs.stats)}
     finally:
         db.dispose()
 
@@ -257,19 +246,22 @@ def main() -> int:
 
             with db.read() as s:
                 slug = s.scalar(select(m.Consultation.slug).where(m.Consultation.id == cid))
+            from idmx.ranking import services as runs
+
+            t = time.perf_counter()
+            runs.run_for_consultation(db, cid)  # the final run the package publishes (not timed as export)
+            print(f"ranking run stored in {time.perf_counter() - t:.1f} s", flush=True)
         finally:
             db.dispose()
         print(f"loaded in {load['load_people_s'] + load['load_votes_s']:.1f} s", flush=True)
-        out = tmp / "votes.csv"
+        out = tmp / "package"
         proc = subprocess.run([sys.executable, __file__, "--child", url, slug, str(out)],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        with open(out, encoding="utf-8-sig") as fh:
-            lines = sum(1 for _ in fh) - 1
-        assert lines == args.votes, (lines, args.votes)
+        lines = result["statistics_rows"]
         resp, prop, value = synthesize(args.votes, n_resp, args.proposals)
         floor_times = floor(resp, prop, value, str(tmp / "floor.csv"))
         floor_s = statistics.median(floor_times)
@@ -278,11 +270,13 @@ def main() -> int:
         ratio = result["export_s"] / floor_s
         print()
         print(f"{'':<34}{'time (s)':>10}{'peak RSS (MB)':>15}{'rows':>12}{'MB written':>12}")
-        print(f"{'streaming export (child process)':<34}{result['export_s']:>10.2f}{peak_mb:>15.1f}{lines:>12,}"
+        print(f"{'whole package (child process)':<34}{result['export_s']:>10.2f}{peak_mb:>15.1f}{lines:>12,}"
               f"{result['bytes'] / MB:>12.1f}")
         print(f"{'floor: csv.writer from a list':<34}{floor_s:>10.2f}{'':>15}{args.votes:>12,}"
               f"{(tmp / 'floor.csv').stat().st_size / MB:>12.1f}")
-        print(f"{'(row-per-vote read, no output)':<34}{result['read_s']:>10.2f}")
+        print(f"{'(read, protect and re-rank)':<34}{result['published_s']:>10.2f}")
+        print(f"residual disclosure risk {result['residual_risk']} (respondents before protection: "
+              f"{result['respondents_risk_before']:.4f}); statistics.csv rows: {lines:,}")
         print(f"times are medians of {REPEATS}: export {', '.join(f'{x:.2f}' for x in result['export_times'])}; "
               f"floor {', '.join(f'{x:.2f}' for x in floor_times)}")
         print(f"child RSS before exporting (interpreter and imports): {result['rss_before_bytes'] / MB:.1f} MB")

@@ -81,7 +81,10 @@ def test_one_plan_in_csv_xlsx_and_json(client, db):
     assert set(by_id) == {w["committed"], w["published"], w["denied"], w["own"]}  # ids are numbers
     due_cell = by_id[w["committed"]][3]
     assert due_cell.is_date and _as_date(due_cell.value) == w["due"] and due_cell.number_format == "yyyy-mm-dd"
-    assert by_id[w["published"]][5].value == "https://datos.gob.mx/dataset/agua"
+    assert by_id[w["published"]][6].value == "https://datos.gob.mx/dataset/agua"
+    # Codes beside labels: the status, the legal basis of a denial.
+    assert by_id[w["published"]][5].value == "published_on_time" and by_id[w["denied"]][5].value == "denied"
+    assert by_id[w["denied"]][8].value and by_id[w["denied"]][7].value
     assert by_id[w["own"]][3].value is None  # no due date: an empty cell, not ""
 
     r = client.get("/institutions/SEMARNAT/plan.json")
@@ -94,6 +97,8 @@ def test_one_plan_in_csv_xlsx_and_json(client, db):
     assert items[w["committed"]]["status"] == "committed" and items[w["committed"]]["due_date"] == w["due"].isoformat()
     assert items[w["published"]]["status"] == "published_on_time" and items[w["published"]]["catalogue_id"] == "cat-2"
     assert items[w["denied"]]["status"] == "denied" and items[w["denied"]]["legal_basis"]
+    assert items[w["denied"]]["legal_basis_code"] and items[w["denied"]]["status_label"]
+    assert items[w["published"]]["source"] and items[w["published"]]["source_label"]
     assert items[w["own"]]["source"] == "own" and items[w["own"]]["due_date"] is None
 
     for fmt in ("csv", "xlsx", "json"):

@@ -22,9 +22,8 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
 from idmx.exports import services as data
-from idmx.ranking import files, pipeline, queries
+from idmx.ranking import files, pipeline
 from idmx.ranking import services as runs
-from idmx.statistics import NOT_STATED
 from tests import factories
 
 DEMO = {"idmx-2027": "approval", "idmx-2026": "rating", "semarnat-ambiente-2027": "pairwise"}
@@ -61,7 +60,7 @@ def _export(runner: CliRunner, env: dict[str, str], slug: str, out: Path) -> str
 def _rank(runner: CliRunner, directory: Path, command: str, out: Path) -> str:
     """Run the package's documented `idmx rank` command on its files."""
     args = shlex.split(command)[1:]
-    for flag in ("--respondents", "--votes", "--targets"):
+    for flag in ("--cells", "--statistics", "--targets"):
         i = args.index(flag)
         args[i + 1] = str(directory / args[i + 1])
     args[args.index("--out") + 1] = str(out)
@@ -84,50 +83,42 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
         # Every CSV has exactly the columns of its allow-list.
         for path in first.glob("*.csv"):
             header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
-            expected = data.VOTE_COLUMNS[method] if path.name == "votes.csv" else data.COLUMNS[path.name]
-            if path.name == "ranking.csv" and method == "pairwise":
-                expected = (*expected, "theta")
+            expected = data.STATISTICS_COLUMNS[method] if path.name == "statistics.csv" else data.COLUMNS[path.name]
+            if path.name == "ranking.csv":
+                expected = (*expected, *(["theta"] if method == "pairwise" else []), *files.RANK_INTERVAL_COLUMNS)
             assert tuple(header) == tuple(expected), path.name
 
         package = json.loads((first / "datapackage.json").read_text(encoding="utf-8"))
         assert package["published_run"] == {"run_id": run.id, "fingerprint": run.fingerprint}
         assert package["reproduce"] == data.reproduce_command(data.package_info(db, slug), run)
-        # Offline, on the files alone: the same fingerprint and byte for byte the same ranking.
+        # The demo weights by sector only, so merging states changes no weight: the package's ranking is
+        # the stored run's, byte for byte.
+        assert package["disclosure_control"]["ranking_matches_published_run"] is True
+        confidence = PARAMS[method].confidence
+        assert (first / "ranking.csv").read_bytes() == files.render_ranking(run.results, confidence).encode()
+        # Offline, on the files alone: the package's fingerprint and byte for byte its ranking.
         for directory in (first, second):
             out = directory / "my-ranking.csv"
-            assert _rank(runner, directory, package["reproduce"], out) == run.fingerprint
-            assert out.read_bytes() == files.render_ranking(run.results).encode()
+            assert _rank(runner, directory, package["reproduce"], out) == package["inputs_fingerprint"]
             assert (directory / "ranking.csv").read_bytes() == out.read_bytes()
+        # Two exports: the same content (nothing random is left in the files).
+        for name in ("respondents.csv", "cells.csv", "statistics.csv", "ranking.csv"):
+            assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
-        # Two exports: fresh pseudonyms, same fingerprint (checked above) and the same content.
-        ra = pd.read_csv(first / "respondents.csv", dtype=str, encoding="utf-8-sig")
-        rb = pd.read_csv(second / "respondents.csv", dtype=str, encoding="utf-8-sig")
+        # Protected microdata: k-anonymous on everything it publishes, one row per respondent but the
+        # suppressed ones, and no link to the statistics.
+        ra = pd.read_csv(first / "respondents.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
         assert list(ra.columns) == list(data.RESPONDENT_COLUMNS)
-        assert ra["respondent_id"].astype(int).tolist() == list(range(1, len(ra) + 1))  # sorted, 1..N
-        assert sorted(zip(ra["segment"], ra["state"].fillna(""))) == sorted(zip(rb["segment"], rb["state"].fillna("")))
-        va = pd.read_csv(first / "votes.csv", dtype=str, encoding="utf-8-sig")
-        vb = pd.read_csv(second / "votes.csv", dtype=str, encoding="utf-8-sig")
-        assert list(va.columns) == list(data.VOTE_COLUMNS[method])
-        assert len(va) == run.summary["vote_rows"] and len(ra) == run.summary["respondents"]
-        # Rows in pseudonym order, then the columns' order: never the order of arrival or voting.
-        ordered = va.astype(int).sort_values(va.columns.tolist(), kind="stable")
-        assert va.astype(int).values.tolist() == ordered.values.tolist()
-        assert set(va["respondent_id"]) == set(ra["respondent_id"])
-        # The same respondent (her rows) has another pseudonym in the second export.
-        key = va.columns[1:].tolist()
-        rows_a = va.groupby("respondent_id")[key].apply(lambda g: tuple(sorted(map(tuple, g.values))))
-        rows_b = vb.groupby("respondent_id")[key].apply(lambda g: tuple(sorted(map(tuple, g.values))))
-        assert sorted(rows_a.tolist()) == sorted(rows_b.tolist())
-        assert rows_a.sort_index().tolist() != rows_b.sort_index().tolist()
-        # Pseudonyms are not database ids: listed by pseudonym, the respondents are not in database order.
-        with db.read() as s:
-            cid = closed_demo[slug]
-            rows = [batch for batch in queries.iter_respondent_rows(s, cid, method)]
-        by_db_id = [(seg, st) for batch in rows for _, seg, st in batch]
-        by_pseudonym = list(zip(ra["segment"], ra["state"].fillna(NOT_STATED)))
-        assert sorted(by_db_id) == sorted(by_pseudonym) and by_db_id != by_pseudonym
+        k = package["disclosure_control"]["k"]
+        assert ra.groupby(["segment", "region", "state", "votes"]).size().min() >= k
+        assert package["disclosure_control"]["files"]["respondents.csv"]["risk_after"] == 0
+        people = package["disclosure_control"]["files"]["respondents.csv"]["suppressed"]
+        assert len(ra) + people == run.summary["respondents"]
+        cells = pd.read_csv(first / "cells.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        assert cells["respondents"].astype(int).sum() == run.summary["respondents"]
+        assert cells["respondents"].astype(int).min() >= k
 
-        # Proposals: published and merged (with their survivor) only; votes only on published ones.
+        # Proposals: published and merged (with their survivor) only; statistics only on published ones.
         p = pd.read_csv(first / "proposals.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
         assert list(p.columns) == list(data.PROPOSAL_COLUMNS)
         assert set(p["status"]) <= {"published", "merged"}
@@ -136,7 +127,8 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
                 m.Proposal.consultation_id == closed_demo[slug])).all())
         published = {str(i) for i, st in public.items() if st == m.ProposalStatus.published}
         assert set(p.loc[p["status"] == "published", "proposal_id"]) == published
-        voted = set(va[va.columns[1]]) | (set(va["loser_id"]) if method == "pairwise" else set())
+        st = pd.read_csv(first / "statistics.csv", dtype=str, encoding="utf-8-sig")
+        voted = set(st["winner_id"]) | set(st["loser_id"]) if method == "pairwise" else set(st["proposal_id"])
         assert voted <= published
         merged = p[p["status"] == "merged"]
         assert (merged["merged_into_id"] != "").all() and (p.loc[p["status"] == "published", "merged_into_id"] == "").all()
@@ -150,23 +142,9 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
         assert (res["run_id"] == str(run.id)).sum() == len(run.results)
 
 
-@pytest.mark.slow
-def test_an_abandoned_download_leaves_nothing_behind(db: Database, closed_demo):
-    """A client that hangs up mid-file: the next export on the same pooled connection still works."""
-    info = data.package_info(db, "idmx-2026")
-    whole = "".join(data.votes_file_chunks(db, info))
-    for _ in range(3):
-        chunks = data.votes_file_chunks(db, info)
-        next(chunks)
-        next(chunks)
-        chunks.close()
-        again = "".join(data.votes_file_chunks(db, info))
-        assert again.count("\r\n") == whole.count("\r\n") > 10
-
-
 def test_the_zip_download_is_the_same_package(db: Database, closed_demo, tmp_path: Path):
     slug = "semarnat-ambiente-2027"
-    run = runs.run_for_consultation(db, closed_demo[slug], PARAMS["pairwise"])
+    runs.run_for_consultation(db, closed_demo[slug], PARAMS["pairwise"])
     info = data.package_info(db, slug)
     chunks = list(data.zip_chunks(db, info, flush_bytes=4096))
     assert len(chunks) > 2  # written and handed over while it is produced
@@ -176,7 +154,8 @@ def test_the_zip_download_is_the_same_package(db: Database, closed_demo, tmp_pat
         zf.extractall(tmp_path / "zip")
         assert all(i.date_time[3:] == (0, 0, 0) for i in zf.infolist())  # no time of day
     package = json.loads((tmp_path / "zip" / "datapackage.json").read_text(encoding="utf-8"))
-    assert _rank(CliRunner(), tmp_path / "zip", package["reproduce"], tmp_path / "out.csv") == run.fingerprint
+    assert _rank(CliRunner(), tmp_path / "zip", package["reproduce"], tmp_path / "out.csv") == package["inputs_fingerprint"]
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "zip" / "ranking.csv").read_bytes()
 
 
 @pytest.fixture
@@ -208,10 +187,12 @@ def test_only_closed_consultations_are_exported(db: Database, tmp_path: Path, en
 def test_allow_lists_are_the_files_headers():
     assert data.COLUMNS["proposals.csv"] == ("proposal_id", "title", "description", "intended_use", "institution",
                                              "topic", "status", "merged_into_id", "from_fixed_list")
-    assert data.COLUMNS["respondents.csv"] == ("respondent_id", "segment", "state")
-    assert data.VOTE_COLUMNS == {"approval": ("respondent_id", "proposal_id", "value"),
-                                 "rating": ("respondent_id", "proposal_id", "value"),
-                                 "pairwise": ("respondent_id", "winner_id", "loser_id")}
+    assert data.COLUMNS["respondents.csv"] == ("respondent_id", "segment", "segment_name", "region", "region_name",
+                                               "state", "state_name", "votes")
+    assert data.COLUMNS["cells.csv"] == ("cell", "segment", "state", "respondents")
+    assert data.STATISTICS_COLUMNS == {"approval": ("proposal_id", "cell", "exposures", "supporters"),
+                                       "rating": ("proposal_id", "cell", "n", "sum", "sumsq"),
+                                       "pairwise": ("respondent_id", "cell", "winner_id", "loser_id", "wins")}
     assert data.COLUMNS["targets.csv"] == ("variable", "category", "target")
     assert data.COLUMNS["runs.csv"] == ("run_id", "method", "computed_on", "fingerprint", "code_version", "targets_source",
                                         "cap", "ridge", "confidence", "rank_by", "respondents", "vote_rows", "proposals", "n_eff")
@@ -219,7 +200,7 @@ def test_allow_lists_are_the_files_headers():
     assert data.COLUMNS["run_results.csv"] == ("run_id", "rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff",
                                                "n_votes", "theta")
     forbidden = re.compile(r"mail|token|hash|^ip$|_ip|addr|organisation|use_|cast_at|created_at|author|reason|note")
-    allowed = [*data.COLUMNS.values(), *data.VOTE_COLUMNS.values()]
+    allowed = [*data.COLUMNS.values(), *data.STATISTICS_COLUMNS.values()]
     assert not [c for cols in allowed for c in cols if forbidden.search(c)]
 
 
@@ -264,7 +245,7 @@ def test_data_page_and_downloads_over_http(db: Database, client):
     r = client.get("/c/datos-http/data", headers={"Accept-Language": "en"})
     assert r.status_code == 200 and "Reproduce the ranking" in r.text
     assert "idmx-datos-http-datos.zip" in r.text and run.fingerprint in r.text
-    assert "idmx rank --respondents respondents.csv --votes votes.csv --mode rating" in r.text
+    assert "idmx rank --cells cells.csv --statistics statistics.csv --mode rating" in r.text
     r = client.get("/c/datos-http/data/idmx-datos-http-datos.zip")
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert r.headers["content-disposition"] == 'attachment; filename="idmx-datos-http-datos.zip"'

@@ -12,6 +12,9 @@ bodies and errors, and API tokens (raw and hashed). None may appear anywhere.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import zipfile
 from datetime import datetime
 
 import pytest
@@ -116,6 +119,8 @@ def test_every_export_format_and_the_api_are_clean(db: Database, client, tmp_pat
     for slug in ("privada", "cerrada"):
         info = data.package_info(db, slug)
         files[f"{slug}.zip"] = get(f"/c/{slug}/data/{info.zip_name}")
+        with zipfile.ZipFile(io.BytesIO(files[f"{slug}.zip"])) as zf:  # the published inputs' own fingerprint
+            fingerprints.append(json.loads(zf.read("datapackage.json"))["inputs_fingerprint"])
 
     monkeypatch.setenv("IDMX_DATABASE_URL", db.engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("IDMX_VAR_DIR", str(tmp_path / "var"))

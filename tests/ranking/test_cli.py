@@ -149,7 +149,7 @@ def test_connected_graph_with_ridge_0_and_string_ids(tmp_path):
     result = _rank(tmp_path, respondents, votes, "pairwise", "--ridge", "0", "--rank-by", "point")
     assert result.exit_code == 0, result.output
     ranking = (tmp_path / "out.csv").read_text().splitlines()
-    assert ranking[0] == "rank,proposal_id,score,ci_low,ci_high,n_eff,n_votes,theta"
+    assert ranking[0] == "rank,proposal_id,score,ci_low,ci_high,n_eff,n_votes,theta,rank_low,rank_high"
     assert [line.split(",")[1] for line in ranking[1:]] == ["A", "B", "C"]
 
 

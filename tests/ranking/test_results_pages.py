@@ -81,10 +81,25 @@ def test_csv_download_is_spreadsheet_safe(client, db):
     r = client.get(f"/c/{c.slug}/results/ranking.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     body = r.content.decode("utf-8")
-    assert body.startswith("\ufeffrank,proposal_id,title,score,ci_low,ci_high,n_eff,n_votes\r\n")
+    assert body.startswith("\ufeffrank,proposal_id,title,score,ci_low,ci_high,n_eff,n_votes,rank_low,rank_high\r\n")
     assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body and '"=HYPERLINK' not in body
     assert len(body.strip().split("\r\n")) == 4
     assert len(r.headers["x-idmx-fingerprint"]) == 64
+
+
+def test_every_rank_has_its_interval_on_the_page_the_csv_and_the_api(client, db):
+    c, _ids = _world(db)
+    run = client.get(f"/api/v1/consultations/{c.slug}/runs").json()
+    run_id = (run["items"] if isinstance(run, dict) and "items" in run else run)[0]["id"]
+    results = client.get(f"/api/v1/consultations/{c.slug}/runs/{run_id}").json()["results"]
+    assert all(1 <= r["rank_low"] <= r["rank_high"] <= len(results) for r in results)
+    html = client.get(f"/c/{c.slug}/results").text
+    for r in results:
+        assert f"({r['rank_low']}–{r['rank_high']})" in html
+    body = client.get(f"/c/{c.slug}/results/ranking.csv").content.decode("utf-8-sig").splitlines()
+    by_id = {int(line.split(",")[1]): line for line in body[1:]}
+    for r in results:
+        assert by_id[r["proposal_id"]].endswith(f",{r['rank_low']},{r['rank_high']}")
 
 
 def test_a_run_made_before_closing_is_replaced_once_after_closing(client, db):
@@ -127,7 +142,8 @@ def test_a_sector_view_shows_that_sectors_own_scores(client, db):
     assert list(cells) == ["Calidad del aire", "Escuelas públicas", "HYPERLINK"]  # in the sector's order
     assert "100.0\u00a0%" in cells["Calidad del aire"] and "33.3\u00a0%" in cells["Escuelas públicas"]
     assert "0.0\u00a0%" in cells["HYPERLINK"]
-    assert all('<td class="num">6</td>' in row for row in cells.values())  # effective n and votes: 6 each
+    assert all('data-label="n efectiva">6</td>' in row and 'data-label="Votos">6</td>' in row
+               for row in cells.values())  # effective n and votes: 6 each
 
 
 def test_a_target_nobody_answers_for_is_explained_not_called_no_votes(client, db):

@@ -146,6 +146,10 @@ class RunResult(msgspec.Struct):
     n_eff: float | None
     n_votes: float | None
     theta: float | None = None  # pairwise runs: the Bradley-Terry strength
+    # The rank's interval at the run's confidence (`idmx.ranking.rank_intervals`): where the rank falls
+    # in 95 of 100 simulations of the scores' uncertainty.
+    rank_low: int | None = None
+    rank_high: int | None = None
 
 
 class Run(msgspec.Struct):

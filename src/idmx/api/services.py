@@ -21,6 +21,7 @@ from idmx.api import schemas as body
 from idmx.api import schemas as out
 from idmx.api.pagination import Window, count_and_fetch, slice_list
 from idmx.apitokens.services import TokenPrincipal
+from idmx.calendar import services as calendar
 from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
@@ -32,6 +33,7 @@ from idmx.monitoring import services as monitoring
 from idmx.plans import policy
 from idmx.plans import services as plan_store
 from idmx.plans.services import answer_of
+from idmx.ranking import rank_intervals
 
 PREFIX = "/api/v1"
 
@@ -245,13 +247,16 @@ def run(s: Session, slug: str, run_id: int, now: datetime) -> out.Run:
     titles = dict(s.execute(select(m.Proposal.id, m.Proposal.title).where(
         m.Proposal.consultation_id == c.id, m.Proposal.status == m.ProposalStatus.published)).all())
     results = []
+    intervals = rank_intervals.for_results(found.results, found.params.get("confidence", 0.95))
     for row in found.results:
         pid = int(row["proposal_id"])
         rank = row.get("rank")
+        low, high = intervals[row["proposal_id"]]
         results.append(out.RunResult(
             rank=int(rank) if isinstance(rank, (int, float)) else None, proposal_id=pid, title=titles.get(pid),
             score=_float(row.get("score")), ci_low=_float(row.get("ci_low")), ci_high=_float(row.get("ci_high")),
             n_eff=_float(row.get("n_eff")), n_votes=_float(row.get("n_votes")), theta=_float(row.get("theta")),
+            rank_low=low, rank_high=high,
         ))
     return out.Run(id=found.id, consultation=slug, method=str(found.method), fingerprint=found.fingerprint,
                    code_version=found.code_version, created_at=found.created_at, params=found.params,
@@ -461,11 +466,12 @@ def _legal_basis_id(s: Session, code: str) -> int | None:
     return s.scalar(select(m.LegalBasis.id).where(m.LegalBasis.code == code.strip()))
 
 
-def move_for(s: Session, data: object, today: date, item_id: int) -> Move:
-    """The state-machine move an answer body asks for, with text cleaned as the HTML forms clean it."""
+def move_for(s: Session, data: object, today: date, item_id: int, off_days: frozenset[date]) -> Move:
+    """The state-machine move an answer body asks for, with text cleaned as the HTML forms clean it;
+    ``off_days``: the item's institution's non-working days (`idmx.calendar`), as the plan pages use."""
     if isinstance(data, body.CommitBody):
         due, justification = data.due_date, clean_text(data.justification)
-        return lambda a: policy.commit(a, due, today, justification)
+        return lambda a: policy.commit(a, due, today, justification, off_days)
     if isinstance(data, body.PublishBody):
         url, catalogue_id = clean_text(data.url), clean_text(data.catalogue_id)
         return lambda a: policy.publish(a, url, today, catalogue_id)
@@ -476,7 +482,7 @@ def move_for(s: Session, data: object, today: date, item_id: int) -> Move:
         note = clean_text(data.note)
         # The same time to answer as a reopening through the plan page (idmx.plans.services.reopen).
         days = plan_store.answer_days(s, item_id)
-        return lambda a: policy.reopen(a, today, days, note)
+        return lambda a: policy.reopen(a, today, days, note, off_days)
     raise TypeError(f"unknown answer body {type(data).__name__}")
 
 
@@ -494,7 +500,8 @@ def answer(db: Database, token: TokenPrincipal, item_id: int, action: str, data:
         )
         if item is None:
             raise NotFound(_("There is no plan item with this number."))
-        event = plan_store.apply_move(s, item, move_for(s, data, today, item_id), actor_id=None)
+        off_days = calendar.off_days(s, item.institution_id)
+        event = plan_store.apply_move(s, item, move_for(s, data, today, item_id, off_days), actor_id=None)
         audit.record(s, actor_id=None, action="api_token.use", obj=("api_token", token.id),
                      institution_id=token.institution_id,
                      after={"token": token.name, "plan_item_id": item_id, "action": action, "event": event.kind})

@@ -19,15 +19,17 @@ def export_consultation(slug: str, out: Path, as_zip: bool) -> None:
     """Anonymised open data of a closed consultation, in the files `idmx rank` reads.
 
     \b
-    Writes proposals.csv, respondents.csv (fresh pseudonyms), votes.csv, targets.csv, ranking.csv,
-    runs.csv, run_targets.csv, run_results.csv and datapackage.json, then prints the command that
-    reproduces the published ranking from them.
+    Writes proposals.csv, respondents.csv (protected: every class of at least IDMX_DISCLOSURE_K
+    respondents), cells.csv, statistics.csv, targets.csv, ranking.csv, runs.csv, run_targets.csv,
+    run_results.csv and datapackage.json, then prints the command that reproduces the published
+    ranking from them, k and the residual disclosure risk.
     """
     from idmx.exports import services as data
 
-    with commandline.database() as database:
+    settings = commandline.settings()
+    with commandline.database(settings) as database:
         with commandline.refusals(f"{slug}: "):
-            info = data.package_info(database, slug, include_drafts=True)
+            info = data.package_info(database, slug, include_drafts=True, k=settings.disclosure_k)
         if as_zip:
             out.mkdir(parents=True, exist_ok=True)
             path = out / info.zip_name

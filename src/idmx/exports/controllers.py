@@ -18,7 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream, Template
 
-from idmx import clock, votemodes
+from idmx import clock
 from idmx.accounts.guards import CENTRAL, principal_of, staff_guard
 from idmx.consultations import services as participation
 from idmx.db import Database
@@ -29,6 +29,7 @@ from idmx.i18n import gettext as _
 from idmx.idmx_list import export as idmx_list
 from idmx.monitoring import compliance
 from idmx.plans import export as plan_export
+from idmx.settings import Settings
 from idmx.web import page
 
 ONLY_CENTRAL = {"roles": CENTRAL}
@@ -37,11 +38,13 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "a
 
 
 def _descriptions(method: str) -> dict[str, str]:
-    votes = votemodes.get(method).votes_description()
     return {
         "proposals.csv": _("Published proposals, and merged ones with the proposal they were merged into."),
-        "respondents.csv": _("Respondents: a pseudonym drawn at random for each download, sector and state only."),
-        "votes.csv": votes,
+        "respondents.csv": _("Respondents: sector, region, state and number of votes, generalised until every "
+                             "group holds at least k people (k and the remaining risk are in datapackage.json)."),
+        "cells.csv": _("Weighting cells of the published ranking and how many respondents each holds."),
+        "statistics.csv": _("Sufficient statistics of the votes per proposal and weighting cell, from which "
+                            "idmx rank reproduces the ranking (no vote is tied to a respondent)."),
         "targets.csv": _("Weighting targets of the published ranking."),
         "ranking.csv": _("The published ranking, exactly as idmx rank writes it."),
         "runs.csv": _("Ranking runs computed after closing, with their parameters and input fingerprints."),
@@ -54,14 +57,15 @@ def _descriptions(method: str) -> dict[str, str]:
 class ConsultationDataController(Controller):
     path = "/c/{slug:str}/data"
 
-    def _info(self, db: Database, slug: str) -> tuple[participation.ConsultationView, data.ExportInfo]:
+    def _info(self, db: Database, slug: str, k: int) -> tuple[participation.ConsultationView, data.ExportInfo]:
         view = participation.get_consultation(db, slug)  # drafts: 404
         now = clock.now()
-        return view, data.package_info(db, slug, now)  # open or upcoming: 409
+        return view, data.package_info(db, slug, now, k=k)  # open or upcoming: 409
 
     @get("/", name="exports:consultation_data", sync_to_thread=True)
-    def index(self, request: Request, slug: FromPath[str], db: NamedDependency[Database]) -> Template:
-        view, info = self._info(db, slug)
+    def index(self, request: Request, slug: FromPath[str], db: NamedDependency[Database],
+              settings: NamedDependency[Settings]) -> Template:
+        view, info = self._info(db, slug, settings.disclosure_k)
         run = data.published_run(db, info)
         context = {
             "view": view, "c": view.consultation, "phase": view.phase(clock.now()), "info": info, "run": run,
@@ -72,8 +76,9 @@ class ConsultationDataController(Controller):
         return page(request, "exports/consultation_data.html", context)
 
     @get("/{filename:str}", name="exports:consultation_file", sync_to_thread=True)
-    def download(self, slug: FromPath[str], filename: FromPath[str], db: NamedDependency[Database]) -> Response:
-        _view, info = self._info(db, slug)
+    def download(self, slug: FromPath[str], filename: FromPath[str], db: NamedDependency[Database],
+                 settings: NamedDependency[Settings]) -> Response:
+        _view, info = self._info(db, slug, settings.disclosure_k)
         name = filename
         if name == info.zip_name:
             body = data.zip_chunks(db, info)

@@ -1,4 +1,5 @@
-"""Open data of a closed consultation: anonymised, in the file formats `idmx rank` reads.
+"""Open data of a closed consultation: anonymised, protected against singling out, and still enough for
+`idmx rank` to reproduce the published ranking byte for byte.
 
 The package (one zip, or the same files in a directory with `idmx export consultation`):
 
@@ -6,73 +7,68 @@ The package (one zip, or the same files in a directory with `idmx export consult
 file                          content
 ============================  ===========================================================================
 ``proposals.csv``             published proposals, and merged ones with the proposal they were merged into
-``respondents.csv``           R.csv: a fresh pseudonym per respondent and export, segment and state
-``votes.csv``                 V.csv: approval ``respondent_id,proposal_id,value`` (1 supported, 0 shown
-                              and not supported: every exposure is a row), rating the same with 1-5,
-                              pairwise ``respondent_id,winner_id,loser_id``; no timestamps
-``targets.csv``               T.csv: the weighting targets of the published ranking
-``ranking.csv``               the published ranking, byte for byte what ``idmx rank --out`` writes
+``respondents.csv``           protected microdata: sector, region, state and a band of the number of votes
+                              of each respondent, k-anonymous on all of them (`idmx.exports.disclosure`)
+``cells.csv``                 the weighting cells of the published ranking (sector, state generalised
+                              until each cell holds k respondents) and their number of respondents
+``statistics.csv``            the votes' sufficient statistics per proposal and cell (pairwise: per
+                              respondent, numbered by content, and ordered pair)
+``targets.csv``               the weighting targets of the published ranking
+``ranking.csv``               the published ranking: what ``idmx rank --cells --statistics`` computes
+                              from the three files above, byte for byte
 ``runs.csv``                  every final ranking run (computed after closing) with its parameters
 ``run_targets.csv``           the targets of each run
 ``run_results.csv``           the results of each run
-``datapackage.json``          what each file holds, and the command that reproduces the ranking
+``datapackage.json``          a Frictionless tabular data package: types, keys, licence, the command that
+                              reproduces the ranking, k and the residual disclosure risk
 ============================  ===========================================================================
 
-The files without pseudonyms can also be downloaded one by one, and the proposals as
-``proposals.xlsx`` (`idmx.exports.xlsx`).
+Why statistics and not vote rows: a respondent's vote rows carry their number of votes and which
+proposals they saw, which single out almost everyone (each respondent's set of proposals is their
+own), so no vote file tied to respondents can be k-anonymous. The ranking depends on the votes only
+through the statistics per weighting cell; cells whose categories do not enter the weights (the
+state, unless it has targets) are merged by generalising them, so the published ranking equals the
+stored run's whenever the weights depend only on the sector (`Published.matches_run`, stated in the
+descriptor). Pairwise intervals are clustered by respondent, so its statistics stay per respondent
+and their number of comparisons counts as a quasi-identifier in the risk figure.
 
-Privacy by construction: every file is written from an explicit allow-list of columns
-(`COLUMNS`), read by queries that select only those columns. Respondents appear only as pseudonyms
-numbered 1..N in a random order drawn from `secrets` for each export (never the database id, never
-the token hash), with their segment and state; their organisation and intended-use answers,
-cookie-token hashes, the time of every vote, hidden and pending proposals, moderation notes,
-reports and staff accounts are never read. Only closed consultations are exported; the counted rows
-are exactly those a ranking counts (`idmx.ranking.queries`: published proposals; votes on merged
-proposals were moved to the survivor when they were merged), so ``idmx rank`` on the files gives
-the stored run's results and fingerprint (the fingerprint does not depend on respondent labels, see
-`idmx.ranking.files`).
-
-Streaming: every file is a generator of text chunks produced from database cursors in batches,
-inside one read transaction (REPEATABLE READ on PostgreSQL), so all files come from one snapshot.
-Memory grows with the respondents (their pseudonyms), never with the votes. votes.csv: the
-pseudonyms go into a temporary table that the query walks in pseudonym order; on SQLite each
-respondent's rows come as one row of ``group_concat`` lists through the covering (respondent,
-proposal, value) index and are formatted here; on PostgreSQL the server writes the lines with
-``COPY ... TO STDOUT``. `zip_chunks` writes the files into a zip through a non-seekable sink
-(``zipfile`` then uses data descriptors) and yields the compressed bytes as they are produced;
-the web download streams them as they come (`idmx.exports.controllers`).
-
-Row order: ``respondents.csv`` and ``votes.csv`` are sorted by pseudonym, so neither shows the
-order in which respondents arrived or votes were cast.
+Privacy by construction: every file is written from an explicit allow-list of columns (`COLUMNS`).
+Respondents never appear with their database id or token hash; their organisation and intended-use
+answers, cookie-token hashes, the time of every vote, hidden and pending proposals, moderation notes,
+reports and staff accounts are never read. Only closed consultations are exported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
-import secrets
 import zipfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from idmx import clock, i18n, votemodes
+from idmx import clock, votemodes
 from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.errors import Conflict, NotFound
+from idmx.exports import disclosure
 from idmx.formats.safety import csv_lines
 from idmx.formats.xlsx import Sheet, xlsx_chunks
 from idmx.i18n import gettext as _
 from idmx.institutions import services as institutions
-from idmx.ranking import files, queries
+from idmx.ranking import files, pipeline, queries
+from idmx.ranking import published as published_inputs
+from idmx.ranking import services as ranking_runs
+from idmx.statistics import NOT_STATED
 
 __all__ = [
     "COLUMNS",
@@ -82,17 +78,18 @@ __all__ = [
     "file_chunks",
     "package_info",
     "proposals_xlsx_chunks",
-    "vote_chunks",
-    "votes_file_chunks",
+    "published",
     "write_directory",
     "zip_chunks",
 ]
 
 PROPOSAL_COLUMNS = ("proposal_id", "title", "description", "intended_use", "institution", "topic", "status",
                     "merged_into_id", "from_fixed_list")
-RESPONDENT_COLUMNS = ("respondent_id", "segment", "state")
-# votes.csv of each built-in mode (a mode's own columns are its `file_columns`).
-VOTE_COLUMNS = {mode.code: mode.file_columns for mode in votemodes.all_modes()}
+RESPONDENT_COLUMNS = ("respondent_id", "segment", "segment_name", "region", "region_name", "state", "state_name",
+                      "votes")
+CELL_COLUMNS = ("cell", *queries.VARIABLES, "respondents")
+# statistics.csv of each built-in mode.
+STATISTICS_COLUMNS = {mode.code: published_inputs.statistics_columns(mode.code) for mode in votemodes.all_modes()}
 TARGET_COLUMNS = ("variable", "category", "target")
 RUN_COLUMNS = ("run_id", "method", "computed_on", "fingerprint", "code_version", "targets_source", "cap", "ridge",
                "confidence", "rank_by", "respondents", "vote_rows", "proposals", "n_eff")
@@ -103,20 +100,25 @@ RANKING_COLUMNS = files.RESULT_COLUMNS  # + ("theta",) for pairwise, as `idmx ra
 COLUMNS: dict[str, tuple[str, ...]] = {
     "proposals.csv": PROPOSAL_COLUMNS,
     "respondents.csv": RESPONDENT_COLUMNS,
+    "cells.csv": CELL_COLUMNS,
     "targets.csv": TARGET_COLUMNS,
     "ranking.csv": RANKING_COLUMNS,
     "runs.csv": RUN_COLUMNS,
     "run_targets.csv": RUN_TARGET_COLUMNS,
     "run_results.csv": RUN_RESULT_COLUMNS,
 }
-"""The allow-list: the only columns each file may have (votes.csv: its vote mode's `file_columns`)."""
+"""The allow-list: the only columns each file may have (statistics.csv: `STATISTICS_COLUMNS` of its mode)."""
 
-PACKAGE_FILES = ("proposals.csv", "respondents.csv", "votes.csv", "targets.csv", "ranking.csv", "runs.csv",
-                 "run_targets.csv", "run_results.csv", "datapackage.json")
-# Files that make sense on their own (no pseudonyms: those only match within one package).
-DOWNLOADABLE = ("proposals.csv", "proposals.xlsx", "targets.csv", "ranking.csv", "runs.csv", "run_targets.csv", "run_results.csv")
+PACKAGE_FILES = ("proposals.csv", "respondents.csv", "cells.csv", "statistics.csv", "targets.csv", "ranking.csv",
+                 "runs.csv", "run_targets.csv", "run_results.csv", "datapackage.json")
+# Files that make sense on their own (the respondents and the descriptor only inside the package).
+DOWNLOADABLE = ("proposals.csv", "proposals.xlsx", "cells.csv", "statistics.csv", "targets.csv", "ranking.csv",
+                "runs.csv", "run_targets.csv", "run_results.csv")
+# Files that need the protected inputs (`published`), which read every vote row once.
+_NEEDS_PUBLISHED = {"respondents.csv", "cells.csv", "statistics.csv", "ranking.csv", "datapackage.json"}
 BATCH = 50_000
-LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}
+LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
+           "title": "Creative Commons Attribution 4.0"}
 
 
 @dataclass
@@ -131,6 +133,7 @@ class ExportInfo:
     closes_on: str
     run_ids: list[int] = field(default_factory=list)
     published_run_id: int | None = None
+    k: int = 5  # disclosure control: every published class holds at least k respondents (IDMX_DISCLOSURE_K)
 
     @property
     def kind(self) -> str:
@@ -149,7 +152,8 @@ class ExportInfo:
 # --- which consultation ------------------------------------------------------------------------------
 
 
-def package_info(db: Database, slug: str, now: datetime | None = None, *, include_drafts: bool = False) -> ExportInfo:
+def package_info(db: Database, slug: str, now: datetime | None = None, *, include_drafts: bool = False,
+                 k: int = 5) -> ExportInfo:
     """The export of consultation ``slug``; NotFound, or Conflict unless it is closed.
 
     Drafts are not public: they are "not found" unless ``include_drafts`` (the command line) asks to
@@ -177,7 +181,7 @@ def package_info(db: Database, slug: str, now: datetime | None = None, *, includ
         ).all()
         run_ids = [r[0] for r in run_rows]
         return ExportInfo(c.id, c.slug, c.title_es, c.title_en, method, c.closes_at.date().isoformat(),
-                          run_ids, run_ids[-1] if run_ids else None)
+                          run_ids, run_ids[-1] if run_ids else None, k)
 
 
 # --- the files ---------------------------------------------------------------------------------------------
@@ -210,164 +214,190 @@ def proposals_xlsx_chunks(db: Database, info: ExportInfo) -> Iterator[bytes]:
         yield from xlsx_chunks([sheet])
 
 
-_PSEUDONYM_TABLE = "idmx_export_pseudonyms"
-"""Temporary table of one export: pseudonym ``p`` (primary key) -> respondent ``id``, with the
-respondent's ``consultation_id``, ``segment_id`` and ``state_id``, so the ranking's row queries run
-over it unchanged (`_pseudonymised_rows`). Lives for one read transaction on one connection."""
+# --- the protected files: respondents, weighting cells and their statistics -------------------------------
 
 
-@contextmanager
-def _pseudonyms(s: Session, info: ExportInfo) -> Iterator[None]:
-    """Draw fresh pseudonyms 1..N for the ranking's respondents into `_PSEUDONYM_TABLE`.
+@dataclass
+class Published:
+    """What the package publishes about respondents, computed once per package (`published`)."""
 
-    PostgreSQL draws the permutation itself: the order of ``gen_random_uuid()``, which reads the
-    operating system's cryptographic generator. SQLite has no such generator in SQL, so Python's
-    `secrets` seeds the permutation. Either way the table never leaves the database connection.
+    inputs: pipeline.CellInputs  # the ranking's inputs over the protected cells
+    fingerprint: str  # of those inputs: what `idmx rank --cells --statistics` prints
+    respondents: pd.DataFrame  # respondents.csv rows (protected microdata)
+    cells_protection: disclosure.Protection
+    respondents_protection: disclosure.Protection
+    ranking: list[dict[str, Any]] | None  # the published ranking (None before the first final run)
+    matches_run: bool | None  # the ranking equals the stored run's results, byte for byte
+    confidence: float = 0.95  # of the run's intervals, and so of the ranks'
+
+
+def run_params(info: ExportInfo, run: m.RankingRun | None) -> pipeline.RunParams:
+    """The parameters of the published run (its targets included), or the defaults before it exists."""
+    if run is None:
+        return pipeline.RunParams(method=info.method)
+    p = run.params
+    targets = tuple((str(v), str(c), float(t)) for v, c, t in p.get("targets", [])) or None
+    return pipeline.RunParams(method=info.method, targets=targets, cap=p.get("cap"), ridge=p.get("ridge", 0.1),
+                              confidence=p.get("confidence", 0.95), rank_by=p.get("rank_by", "lower"))
+
+
+def _cell_steps() -> list[disclosure.Step]:
+    return [disclosure.region_step("state"), disclosure.suppress("state")]
+
+
+def _respondent_steps(counts: pd.Series) -> list[disclosure.Step]:
+    return [disclosure.region_step("state"), disclosure.band_step("votes", counts, 1),
+            disclosure.other_step("segment"), disclosure.suppress("state"), disclosure.suppress("votes"),
+            disclosure.suppress("segment")]
+
+
+def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Published:
+    """Protect the respondents (k = ``info.k``) and recompute the ranking from what is published.
+
+    The weighting cells keep the categories the weights depend on (the variables with targets: the
+    segment, and the state only if it has targets) and generalise the others until every cell holds
+    ``k`` respondents; per-proposal statistics are summed over the merged cells. Approval and rating
+    read the tallies and one count of vote rows per respondent (never the rows themselves). Pairwise
+    statistics stay per respondent (the intervals are clustered by respondent), so there each
+    respondent's number of comparisons is a quasi-identifier too, and it cannot be coarsened without
+    changing the ranking: the residual risk then says how many remain in small classes.
     """
-    raw = s.connection().connection.driver_connection
-    chosen = f"FROM respondents r WHERE r.consultation_id = :c AND {queries._has_rows(info.kind)}"
-    if queries._is_sqlite(s):
-        people = raw.execute(f"SELECT r.id, r.segment_id, r.state_id {chosen} ORDER BY r.id",
-                             {"c": info.consultation_id}).fetchall()
-        # Pseudonym i + 1 goes to respondent order[i]: a uniformly random assignment.
-        order = np.random.default_rng(secrets.randbits(128)).permutation(len(people))
-        # Temporary tables outlive transactions on SQLite: never reuse one an abandoned export left.
-        raw.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYM_TABLE}")
-        raw.execute(f"CREATE TEMP TABLE {_PSEUDONYM_TABLE} (p INTEGER PRIMARY KEY, id INTEGER NOT NULL,"
-                    " consultation_id INTEGER NOT NULL, segment_id INTEGER, state_id INTEGER)")
-        try:
-            # In pseudonym order, so every insert appends to the table's b-tree.
-            raw.executemany(f"INSERT INTO {_PSEUDONYM_TABLE} VALUES (?, ?, ?, ?, ?)",
-                            ((i + 1, people[k][0], info.consultation_id, people[k][1], people[k][2])
-                             for i, k in enumerate(order.tolist())))
-            yield
-        finally:
-            raw.execute(f"DROP TABLE IF EXISTS temp.{_PSEUDONYM_TABLE}")
-        return
-    sql, values = queries._copy_params(
-        f"CREATE TEMP TABLE {_PSEUDONYM_TABLE} ON COMMIT DROP AS SELECT"
-        " row_number() OVER (ORDER BY gen_random_uuid()) AS p, r.id, r.consultation_id, r.segment_id, r.state_id"
-        f" {chosen}", {"c": info.consultation_id})
-    with raw.cursor() as cur:
-        cur.execute(sql, values)
-        cur.execute(f"ALTER TABLE {_PSEUDONYM_TABLE} ADD PRIMARY KEY (p)")
-        cur.execute(f"ANALYZE {_PSEUDONYM_TABLE}")
-    try:
-        yield
-    finally:
-        with raw.cursor() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {_PSEUDONYM_TABLE}")
+    params = run_params(info, run)
+    k = info.k
+    if info.kind == "pairwise":
+        read = ranking_runs.consultation_inputs(db, info.consultation_id, params)
+        inputs = read.inputs
+        variables, fixed = _weighting(inputs)
+        position = pipeline.vote_respondents(read.rows, read.respondent_ids)
+        counts = np.bincount(position, minlength=len(read.respondent_ids))
+        categories = {v: inputs.cells[v].to_numpy(dtype=object)[read.respondent_cells] for v in variables}
+        frame = pd.DataFrame({**categories, "votes": counts.astype(str)})
+        cells_protection = disclosure.protect(frame, [*variables, "votes"], k, _cell_steps(),
+                                              fixed=[*fixed, "votes"], may_suppress=False)
+        labels = cells_protection.frame[variables]
+        cells = pipeline.cells_frame(labels, variables)
+        respondent_cell = pipeline._cell_codes(cells, labels, variables)
+        rows = np.column_stack([position, read.rows[:, 1], read.rows[:, 2]])
+        protected, fingerprint, _number = published_inputs.cluster_inputs(
+            info.method, variables, cells, respondent_cell, rows, inputs.targets)
+        people = pd.DataFrame({**categories, "votes": counts}).value_counts().rename("respondents").reset_index()
+    else:
+        inputs = ranking_runs.consultation_statistics(db, info.consultation_id, params)
+        variables, fixed = _weighting(inputs)
+        cells_protection = disclosure.protect(inputs.cells[variables], variables, k, _cell_steps(), fixed=fixed,
+                                              weight=inputs.cells["respondents"].to_numpy(), may_suppress=False)
+        labels = cells_protection.frame[variables].assign(respondents=inputs.cells["respondents"].to_numpy())
+        cells = pipeline.cells_frame(labels.groupby(variables, sort=False)["respondents"].sum().reset_index(),
+                                     variables, count="respondents")
+        new_cell = pipeline._cell_codes(cells, labels, variables)
+        stats = inputs.stats.assign(cell=new_cell[inputs.stats["cell"].to_numpy()])
+        value_columns = pipeline.VALUES[info.kind]
+        stats = stats.groupby(["proposal_id", "cell"], sort=True)[value_columns].sum().reset_index()
+        protected, fingerprint = published_inputs.statistics_inputs(info.method, variables, cells, stats, inputs.targets)
+        people = _respondent_votes(db, info)
+        if int(people["respondents"].sum()) != int(inputs.cells["respondents"].sum()):
+            raise Conflict(_("The consultation's data changed while it was being exported; please try again."))
+    respondents, respondents_protection = protected_respondents(people, k)
+    ranking = matches = None
+    if run is not None:
+        ranking = pipeline.compute_ranking(protected, params, segments=False).rows
+        # The same rows give the same file (rank intervals included: they derive from the rows).
+        matches = ranking == run.results
+    return Published(protected, fingerprint, respondents, cells_protection, respondents_protection, ranking, matches,
+                     params.confidence)
 
 
-def _respondents(s: Session) -> Iterator[str]:
-    labels = queries.category_labels(s)
-    seg, st = labels["segment"], labels["state"]
-    sql = f"SELECT p, segment_id, state_id FROM {_PSEUDONYM_TABLE} ORDER BY p"
-    rows = ((p, seg[a], st[b]) for part in queries._stream(s, sql, {}, BATCH) for p, a, b in part)
-    yield from csv_lines(RESPONDENT_COLUMNS, rows)
+def _weighting(inputs: pipeline.CellInputs) -> tuple[list[str], list[str]]:
+    """The weighting variables, and those of them the weights depend on (they have targets): kept exact."""
+    variables = list(inputs.variables)
+    targeted = set(inputs.targets["variable"]) if inputs.targets is not None else set()
+    return variables, [v for v in variables if v in targeted]
 
 
-_VOTE_FIELDS = {  # (respondent, second, third) columns of each method's counted rows
-    "approval": ("e.respondent_id", "e.proposal_id", "CASE WHEN v.id IS NULL THEN 0 ELSE 1 END"),
-    "rating": ("v.respondent_id", "v.proposal_id", "v.value"),
-    "pairwise": ("pv.respondent_id", "pv.winner_id", queries._LOSER),
-}
+def _respondent_votes(db: Database, info: ExportInfo) -> pd.DataFrame:
+    """``segment, state, votes, respondents``: how many of the ranking's respondents have each
+    sector, state and number of vote rows, counted by the database (a run's rows, never fetched)."""
+    with db.read() as s:
+        queries.consistent_snapshot(s)
+        per_respondent = (f"SELECT r.id AS id, r.segment_id AS segment_id, r.state_id AS state_id, count(*) AS n "
+                          f"{queries._counted_rows(s, info.kind)} GROUP BY r.id, r.segment_id, r.state_id")
+        found = s.execute(text(f"SELECT segment_id, state_id, n, count(*) FROM ({per_respondent}) AS t "
+                               "GROUP BY segment_id, state_id, n"), {"c": info.consultation_id}).all()
+        labels = queries.category_labels(s)
+    return pd.DataFrame({
+        "segment": [labels["segment"][a] for a, _b, _n, _c in found],
+        "state": [labels["state"][b] for _a, b, _n, _c in found],
+        "votes": np.array([n for *_ab, n, _c in found], dtype=np.int64),
+        "respondents": np.array([c for *_abn, c in found], dtype=np.int64),
+    })
 
 
-def _vote_sql(s: Session, method: str) -> str:
-    """The counted vote rows of a ranking (`idmx.ranking.queries`), with the database respondent id
-    (for measuring the bare read in `benchmarks/export_scale.py`; exports go through the pseudonyms)."""
-    _resp, second, third = _VOTE_FIELDS[method]
-    return f"SELECT r.id, {second}, {third} {queries._counted_rows(s, method)}"
+def protected_respondents(people: pd.DataFrame, k: int) -> tuple[pd.DataFrame, disclosure.Protection]:
+    """respondents.csv from ``segment, state, votes, respondents`` (respondents per combination):
+    sector, region, state and a band of the number of votes, k-anonymous on all of them; one row per
+    respondent, sorted by those values and numbered 1..N (no order of arrival, no link to the
+    statistics)."""
+    weight = people["respondents"].to_numpy(dtype=np.int64)
+    exact = people["votes"].astype(np.int64)
+    frame = pd.DataFrame({"segment": people["segment"].to_numpy(dtype=object),
+                          "state": people["state"].to_numpy(dtype=object),
+                          "votes": disclosure.votes_band(exact.to_numpy(), 0)})
+    protection = disclosure.protect(frame, ["segment", "state", "votes"], k, _respondent_steps(exact), weight=weight)
+    # "Before" is what the vote rows used to give away: the exact number of votes, not its band.
+    exact_risk = disclosure.risk(frame.assign(votes=exact.astype(str).to_numpy()), ["segment", "state", "votes"], k,
+                                 weight)
+    protection = dataclasses.replace(protection, risk_before=exact_risk)
+    kept = protection.frame[protection.kept]
+    repeat = weight[protection.kept]
+    state = pd.Series(np.repeat(kept["state"].astype(str).to_numpy(), repeat))
+    is_state = state.str.fullmatch(r"\d\d")
+    region = state.where(~is_state, state.map(disclosure.region_of))
+    out = pd.DataFrame({"segment": np.repeat(kept["segment"].to_numpy(), repeat), "region": region.to_numpy(),
+                        "state": state.where(is_state, "").to_numpy(), "votes": np.repeat(kept["votes"].to_numpy(), repeat)})
+    out = out.sort_values(["segment", "region", "state", "votes"], ignore_index=True, kind="stable")
+    out.insert(0, "respondent_id", np.arange(1, len(out) + 1))
+    return out, protection
 
 
-def _pseudonymised_rows(s: Session, method: str) -> str:
-    """FROM/WHERE of the counted rows over `_PSEUDONYM_TABLE` as ``r`` instead of the respondents."""
-    rows = queries._counted_rows(s, method)
-    assert rows.startswith("FROM respondents r ")
-    return f"FROM {_PSEUDONYM_TABLE} r " + rows[len("FROM respondents r "):]
+def _respondents(s: Session, pub: Published) -> Iterator[str]:
+    """respondents.csv: every row of a class is the same but for its number, so each class's cells
+    are written (and neutralised) once and repeated."""
+    names = _category_names(s)
+    frame = pub.respondents
+    lines = csv_lines(RESPONDENT_COLUMNS, [])
+    yield next(lines)
+    keys = ["segment", "region", "state", "votes"]
+    starts = np.flatnonzero(~frame.duplicated(keys).to_numpy()) if len(frame) else np.zeros(0, dtype=np.int64)
+    ends = np.append(starts[1:], len(frame))
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        r = frame.iloc[start]
+        cells = ("", r.segment, names["segment"].get(r.segment, ""), r.region, names["region"].get(r.region, ""),
+                 r.state, names["state"].get(r.state, ""), r.votes)
+        tail = list(csv_lines(RESPONDENT_COLUMNS, [cells], bom=False))[1]  # "",... -> ",segment,..."
+        yield "".join(f"{i}{tail}" for i in range(start + 1, end + 1))
 
 
-def vote_chunks(s: Session, info: ExportInfo) -> Iterator[str]:
-    """votes.csv (UTF-8 with BOM, CRLF), each respondent's rows together in pseudonym order and
-    in proposal order within: the file never shows when respondents arrived or voted.
-
-    Every field is a number (ids, 0/1, 1-5), so no cell needs neutralising. Needs `_pseudonyms`.
-    """
-    header = info.vote_columns
-    yield "\ufeff" + ",".join(header) + "\r\n"
-    _resp, second, third = _VOTE_FIELDS[info.kind]
-    rows = _pseudonymised_rows(s, info.kind)
-    params = {"c": info.consultation_id}
-    if queries._is_sqlite(s):
-        # One row per respondent with its columns as two lists, read through the covering (respondent,
-        # proposal, value) index: fetching 2,000,000 small rows into Python costs more than the
-        # database's whole walk, 100,000 rows of text a fraction. Both aggregates step over the same
-        # rows in the same order, so their lists line up.
-        # Approval and rating rows come in proposal order from the (respondent, proposal) indexes;
-        # pairwise rows would come in the order they were cast, so they are sorted first (SQLite
-        # 3.40 has no ORDER BY inside aggregates; they keep the inner query's order).
-        source = (f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows} ORDER BY 1, 2, 3)" if info.kind == "pairwise"
-                  else f"(SELECT r.p AS p, {second} AS a, {third} AS b {rows})")
-        sql = f"SELECT p, group_concat(a), group_concat(b) FROM {source} GROUP BY p ORDER BY p"
-        for part in queries._stream(s, sql, params, _RESPONDENTS_PER_CHUNK):
-            yield _lines(part)
-        return
-    raw = s.connection().connection.driver_connection
-    # As on SQLite, approval and rating rows come in proposal order from the (respondent, proposal)
-    # index scans of the plan below; an ORDER BY inside the aggregate would sort every respondent's
-    # rows again (a third of the query's time). Pairwise rows have no such index: sorted here.
-    order = f" ORDER BY {second}, {third}" if info.kind == "pairwise" else ""
-    sql, values = queries._copy_params(
-        f"SELECT r.p, string_agg({second} || ',' || {third}, ';'{order}) {rows} GROUP BY r.p ORDER BY r.p", params)
-    with raw.cursor() as cur:
-        # Walk the pseudonyms in order and each respondent's votes through an index scan (no bitmap
-        # or sequential scan: those return rows in table order), so rows stream from the first
-        # respondent on (hash plans aggregate everything before the first row and sort 2,000,000
-        # rows); JIT compiling this one-off query costs ~1 s.
-        cur.execute(_PLAN_SETTINGS.format(on="off"))
-        try:
-            # COPY, unlike a cursor's FETCH, lets the server run ahead while these lines are made.
-            # Text format: "p<TAB>a,b;a,b;...<LF>", numbers only, so nothing is escaped.
-            buffer = bytearray()
-            with cur.copy(f"COPY ({sql}) TO STDOUT", values) as copy:
-                for chunk in copy:
-                    buffer += chunk
-                    if len(buffer) >= 1 << 20:
-                        cut = buffer.rindex(b"\n") + 1
-                        yield _copied_lines(buffer[:cut])
-                        del buffer[:cut]
-            if buffer:
-                yield _copied_lines(buffer)
-        finally:
-            cur.execute(_PLAN_SETTINGS.format(on="DEFAULT"))  # back to the session's settings
+def _category_names(s: Session) -> dict[str, dict[str, str]]:
+    """Spanish names beside the codes of sectors, states and regions (and the codes SDC adds)."""
+    common = {NOT_STATED: "No declarado", disclosure.SUPPRESSED: "Suprimido (control de divulgación)"}
+    segments = {code: name for code, name in s.execute(select(m.Segment.code, m.Segment.name_es))}
+    states = {code: name for code, name in s.execute(select(m.State.inegi_code, m.State.name))}
+    return {"segment": {**common, "other": "Otros sectores (agrupados)", **segments},
+            "state": {**common, **states}, "region": {**common, **disclosure.REGION_NAMES}}
 
 
-def _copied_lines(data: bytes | bytearray) -> str:
-    out = []
-    for line in data.decode().splitlines():
-        p, _tab, pairs = line.partition("\t")
-        prefix = p + ","
-        out.append(prefix + pairs.replace(";", "\r\n" + prefix) + "\r\n")
-    return "".join(out)
+def _cells(pub: Published) -> Iterator[str]:
+    variables = pub.inputs.variables
+    yield from csv_lines(("cell", *variables, "respondents"), published_inputs.cell_lines(pub.inputs.cells, variables))
 
 
-_PLAN_SETTINGS = ("SET LOCAL jit = {on}; SET LOCAL enable_hashjoin = {on}; SET LOCAL enable_mergejoin = {on};"
-                  " SET LOCAL enable_hashagg = {on}; SET LOCAL enable_bitmapscan = {on}; SET LOCAL enable_seqscan = {on}")
-_RESPONDENTS_PER_CHUNK = 2_000
-
-
-def _lines(part: list[tuple]) -> str:
-    """CSV lines of respondents given as (pseudonym, first list, second list) of comma-separated
-    numbers (the lists of SQLite's two ``group_concat``)."""
-    out = []
-    for p, firsts, lasts in part:
-        prefix = f"{p},"
-        a_list, b_list = firsts.split(","), lasts.split(",")
-        if len(a_list) != len(b_list):  # never: a NULL would drop out of one list only
-            raise RuntimeError("misaligned vote lists in the export")
-        out.append("".join([f"{prefix}{a},{b}\r\n" for a, b in zip(a_list, b_list)]))
-    return "".join(out)
+def _statistics(pub: Published) -> Iterator[str]:
+    """statistics.csv: numbers only (no cell needs neutralising), written in blocks."""
+    columns = published_inputs.statistics_columns(pub.inputs.method)
+    yield "\ufeff" + ",".join(columns) + "\r\n"
+    table = published_inputs.statistics_lines(pub.inputs)
+    for lo in range(0, len(table), BATCH):  # pandas' C writer: a third faster than joining in Python
+        yield pd.DataFrame(table[lo:lo + BATCH]).to_csv(header=False, index=False, lineterminator="\r\n")
 
 
 def published_run(db: Database, info: ExportInfo) -> m.RankingRun | None:
@@ -393,12 +423,12 @@ def _targets(run: m.RankingRun | None) -> Iterator[str]:
     yield from csv_lines(TARGET_COLUMNS, sorted(rows))
 
 
-def _ranking(run: m.RankingRun | None, method: str) -> Iterator[str]:
-    if run is None:
+def _ranking(pub: Published, method: str) -> Iterator[str]:
+    if pub.ranking is None:
         columns = list(RANKING_COLUMNS) + (["theta"] if votemodes.get(method).statistics == "pairwise" else [])
-        yield files.csv_line(columns)
+        yield files.csv_line([*columns, *files.RANK_INTERVAL_COLUMNS])
         return
-    yield files.render_ranking(run.results)
+    yield files.render_ranking(pub.ranking, pub.confidence)
 
 
 def _run_rows(runs: list[m.RankingRun]) -> Iterator[tuple]:
@@ -427,7 +457,7 @@ def _run_results(runs: list[m.RankingRun]) -> Iterator[tuple]:
 
 def reproduce_command(info: ExportInfo, run: m.RankingRun | None) -> str:
     """The `idmx rank` command that reproduces ``run`` from the package's files."""
-    args = ["idmx rank --respondents respondents.csv --votes votes.csv", f"--mode {info.method}",
+    args = ["idmx rank --cells cells.csv --statistics statistics.csv", f"--mode {info.method}",
             "--targets targets.csv"]
     if run is not None:
         p = run.params
@@ -442,56 +472,122 @@ def reproduce_command(info: ExportInfo, run: m.RankingRun | None) -> str:
     return " ".join(args)
 
 
-def _datapackage(info: ExportInfo, run: m.RankingRun | None) -> str:
-    """A Frictionless-style descriptor: the files, their columns, and how to reproduce the ranking."""
-    votes = info.vote_columns
-    ranking = list(RANKING_COLUMNS) + (["theta"] if info.kind == "pairwise" else [])
-    token = i18n.activate("en")  # the descriptor is written in English, whoever asks for it
-    try:
-        votes_description = votemodes.get(info.method).votes_description()
-    finally:
-        i18n.deactivate(token)
+_TYPES = {  # Frictionless field types of every published column (anything else is a string)
+    "proposal_id": "integer", "merged_into_id": "integer", "from_fixed_list": "integer", "respondent_id": "integer",
+    "cell": "integer", "respondents": "integer", "exposures": "integer", "supporters": "integer", "n": "integer",
+    "sum": "integer", "sumsq": "integer", "winner_id": "integer", "loser_id": "integer", "wins": "integer",
+    "target": "number", "rank": "integer", "score": "number", "ci_low": "number", "ci_high": "number",
+    "n_eff": "number", "n_votes": "integer", "theta": "number", "run_id": "integer", "computed_on": "date",
+    "cap": "number", "ridge": "number", "confidence": "number", "vote_rows": "integer", "proposals": "integer",
+    "rank_low": "integer", "rank_high": "integer",
+}
+_PROPOSALS = {"fields": ["proposal_id"], "reference": {"resource": "proposals", "fields": ["proposal_id"]}}
+
+
+def _keys(name: str, kind: str) -> dict[str, Any]:
+    """Primary and foreign keys of each resource (Frictionless table schema)."""
+    proposal = lambda field: {**_PROPOSALS, "fields": [field]}  # noqa: E731
+    cell = {"fields": ["cell"], "reference": {"resource": "cells", "fields": ["cell"]}}
+    run = {"fields": ["run_id"], "reference": {"resource": "runs", "fields": ["run_id"]}}
+    if name == "statistics.csv":
+        if kind == "pairwise":
+            return {"primaryKey": ["respondent_id", "winner_id", "loser_id"],
+                    "foreignKeys": [cell, proposal("winner_id"), proposal("loser_id")]}
+        return {"primaryKey": ["proposal_id", "cell"], "foreignKeys": [_PROPOSALS, cell]}
+    return {
+        "proposals.csv": {"primaryKey": ["proposal_id"], "foreignKeys": [
+            {"fields": ["merged_into_id"], "reference": {"resource": "", "fields": ["proposal_id"]}}]},
+        "respondents.csv": {"primaryKey": ["respondent_id"]},
+        "cells.csv": {"primaryKey": ["cell"]},
+        "targets.csv": {"primaryKey": ["variable", "category"]},
+        "ranking.csv": {"primaryKey": ["proposal_id"], "foreignKeys": [_PROPOSALS]},
+        "runs.csv": {"primaryKey": ["run_id"]},
+        "run_targets.csv": {"primaryKey": ["run_id", "variable", "category"], "foreignKeys": [run]},
+        "run_results.csv": {"primaryKey": ["run_id", "proposal_id"], "foreignKeys": [run, _PROPOSALS]},
+    }[name]
+
+
+def _resource(name: str, columns: tuple[str, ...], description: str, kind: str) -> dict[str, Any]:
+    return {
+        "name": name.removesuffix(".csv"), "path": name, "profile": "tabular-data-resource", "format": "csv",
+        "mediatype": "text/csv", "encoding": "utf-8-sig", "description": description,
+        "schema": {"fields": [{"name": c, "type": _TYPES.get(c, "string")} for c in columns], **_keys(name, kind)},
+    }
+
+
+def disclosure_summary(info: ExportInfo, pub: Published) -> dict[str, Any]:
+    """k, the risk before and after protection of each file that describes respondents, and what they hold."""
+    def figures(p: disclosure.Protection) -> dict[str, Any]:
+        return {"quasi_identifiers": list(p.columns), "risk_before": round(p.risk_before, 6),
+                "risk_after": round(p.risk_after, 6), "recoded": p.recoded, "suppressed": p.suppressed}
+
+    cells, people = pub.cells_protection, pub.respondents_protection
+    return {
+        "k": info.k,
+        "residual_risk": round(max(cells.risk_after, people.risk_after), 6),
+        "risk_definition": "share of respondents in classes of fewer than k respondents on the published attributes",
+        "method": "local recoding: state to region to suppressed, vote counts to wider bands, rare sectors to "
+                  "'other', then suppression; attributes the ranking's weights depend on are kept exact",
+        "files": {"respondents.csv": figures(people), "cells.csv and statistics.csv": figures(cells)},
+        "ranking_inputs": "per-cell sufficient statistics (cells.csv, statistics.csv); respondents.csv is "
+                          "protected microdata that the ranking does not read",
+        "ranking_matches_published_run": pub.matches_run,
+    }
+
+
+def _datapackage(info: ExportInfo, run: m.RankingRun | None, pub: Published) -> str:
+    """A Frictionless tabular data package: typed fields, keys, licence, sources, how to reproduce the
+    ranking, and the disclosure control applied."""
+    ranking = [*RANKING_COLUMNS, *(["theta"] if info.kind == "pairwise" else []), *files.RANK_INTERVAL_COLUMNS]
+    statistics = STATISTICS_COLUMNS[info.method]
     resources = [
         ("proposals.csv", PROPOSAL_COLUMNS, "Published proposals, and merged ones with the proposal they were merged into."),
-        ("respondents.csv", RESPONDENT_COLUMNS, "Respondents of the ranking: a pseudonym drawn at random for this export, segment and state."),
-        ("votes.csv", votes, votes_description),
+        ("respondents.csv", RESPONDENT_COLUMNS, "Protected microdata: one row per respondent of the ranking with sector, "
+         "region, state and number of votes (a band), generalised or suppressed until every class holds k respondents."),
+        ("cells.csv", CELL_COLUMNS, "Weighting cells of the published ranking (sector and generalised state) with their "
+         "number of respondents; every cell holds k respondents unless its sector alone is smaller."),
+        ("statistics.csv", statistics, "Sufficient statistics of the votes per proposal and weighting cell (pairwise: "
+         "per respondent, numbered by content, and ordered pair), from which idmx rank reproduces ranking.csv."),
         ("targets.csv", TARGET_COLUMNS, "Weighting targets of the published ranking."),
-        ("ranking.csv", tuple(ranking), "The published ranking, as idmx rank writes it."),
+        ("ranking.csv", tuple(ranking), "The published ranking, as idmx rank writes it from cells.csv, statistics.csv "
+         "and targets.csv."),
         ("runs.csv", RUN_COLUMNS, "Ranking runs computed after closing, with their parameters."),
         ("run_targets.csv", RUN_TARGET_COLUMNS, "Weighting targets of each run."),
         ("run_results.csv", RUN_RESULT_COLUMNS, "Results of each run."),
     ]
     descriptor = {
         "profile": "tabular-data-package",
-        "name": f"idmx-{info.slug}",
+        "name": f"idmx-{info.slug}".lower(),
         "title": info.title_es,
         "title_en": info.title_en,
         "licenses": [LICENSE],
+        "sources": [{"title": f"IDMX consultation {info.slug}: proposals and votes of its respondents",
+                     "path": f"/c/{info.slug}/"}],
         "closed_on": info.closes_on,
         "voting_method": info.method,
         "published_run": None if run is None else {"run_id": run.id, "fingerprint": run.fingerprint},
+        "inputs_fingerprint": pub.fingerprint,
         "reproduce": reproduce_command(info, run),
-        "resources": [
-            {"name": name.removesuffix(".csv"), "path": name, "format": "csv", "encoding": "utf-8",
-             "description": description, "schema": {"fields": [{"name": c} for c in columns]}}
-            for name, columns, description in resources
-        ],
+        "disclosure_control": disclosure_summary(info, pub),
+        "resources": [_resource(name, columns, description, info.kind) for name, columns, description in resources],
     }
     return json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"
 
 
-def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun]) -> Iterator[str]:
+def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun], pub: Published | None) -> Iterator[str]:
     run = _published(runs, info)
     if name == "proposals.csv":
         return _proposals(s, info)
     if name == "respondents.csv":
-        return _respondents(s)
-    if name == "votes.csv":
-        return vote_chunks(s, info)
+        return _respondents(s, pub)
+    if name == "cells.csv":
+        return _cells(pub)
+    if name == "statistics.csv":
+        return _statistics(pub)
     if name == "targets.csv":
         return _targets(run)
     if name == "ranking.csv":
-        return _ranking(run, info.method)
+        return _ranking(pub, info.method)
     if name == "runs.csv":
         return csv_lines(RUN_COLUMNS, _run_rows(runs))
     if name == "run_targets.csv":
@@ -499,20 +595,21 @@ def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun]) -> 
     if name == "run_results.csv":
         return csv_lines(RUN_RESULT_COLUMNS, _run_results(runs))
     if name == "datapackage.json":
-        return iter([_datapackage(info, run)])
+        return iter([_datapackage(info, run, pub)])
     raise NotFound(_("There is no such file in this consultation's data."))
 
 
 def _package(db: Database, info: ExportInfo, names: tuple[str, ...]) -> Iterator[tuple[str, Iterator[str]]]:
-    """(file name, its chunks) for each of ``names``, all read in one snapshot."""
+    """(file name, its chunks) for each of ``names``. The protected inputs come from one snapshot of
+    the ranking's inputs, the other files from another (a closed consultation takes no votes)."""
+    pub = None
+    if _NEEDS_PUBLISHED & set(names):
+        pub = published(db, info, published_run(db, info))
     with db.read() as s:
         queries.consistent_snapshot(s)
         runs = _runs(s, info)
-        with ExitStack() as stack:
-            if {"respondents.csv", "votes.csv"} & set(names):
-                stack.enter_context(_pseudonyms(s, info))
-            for name in names:
-                yield name, _file(s, info, name, runs)
+        for name in names:
+            yield name, _file(s, info, name, runs, pub)
 
 
 def file_chunks(db: Database, info: ExportInfo, name: str) -> Iterator[bytes]:
@@ -525,13 +622,6 @@ def file_chunks(db: Database, info: ExportInfo, name: str) -> Iterator[bytes]:
     for _name, chunks in _package(db, info, (name,)):
         for chunk in chunks:
             yield chunk.encode("utf-8")
-
-
-def votes_file_chunks(db: Database, info: ExportInfo) -> Iterator[str]:
-    """votes.csv on its own, with fresh pseudonyms (for measuring the export; the public gets it
-    inside the package, where respondents.csv carries the same pseudonyms)."""
-    for _name, chunks in _package(db, info, ("votes.csv",)):
-        yield from chunks
 
 
 class _Sink(io.RawIOBase):

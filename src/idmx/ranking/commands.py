@@ -21,6 +21,10 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--respondents", type=FILE, help="R.csv: respondent_id plus one column per weighting variable.")
 @click.option("--votes", type=FILE, help="V.csv: respondent_id,proposal_id,value (approval 0/1, rating 1-5) "
               "or respondent_id,winner_id,loser_id (pairwise).")
+@click.option("--cells", type=FILE, help="cells.csv of an open-data package: cell, the weighting variables, "
+              "respondents (with --statistics, instead of --respondents and --votes).")
+@click.option("--statistics", "statistics_file", type=FILE, help="statistics.csv of an open-data package: the votes' "
+              "sufficient statistics per proposal and cell.")
 @click.option("--mode", type=click.Choice([mode.code for mode in votemodes.all_modes()]), help="How V.csv votes.")
 @click.option("--targets", type=FILE, help="T.csv: variable,category,target (totals or shares). "
               "Without it every respondent weighs the same.")
@@ -38,8 +42,8 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               "as suspicious (the run is stored beside the run of every vote).")
 @click.option("--due", is_flag=True, help="Compute every run that is due, as the worker does: the final run of "
               "each consultation that closed, and a fresh one of each live one.")
-def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_by, out, weights_out, without_flagged,
-         due) -> None:
+def rank(slug, respondents, votes, cells, statistics_file, mode, targets, cap, ridge, confidence, rank_by, out,
+         weights_out, without_flagged, due) -> None:
     """Rank proposals with weighted scores, uncertainty intervals and an input fingerprint.
 
     \b
@@ -47,6 +51,8 @@ def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_b
       idmx rank --consultation idmx-2027
     From files (prints the fingerprint; no database needed):
       idmx rank --respondents R.csv --votes V.csv --mode approval [--targets T.csv] --out ranking.csv
+    From a consultation's open-data package (its per-cell statistics):
+      idmx rank --cells cells.csv --statistics statistics.csv --mode approval --targets targets.csv --out ranking.csv
     Every run that is due (what the worker does every minute):
       idmx rank --due
     """
@@ -54,8 +60,8 @@ def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_b
     from idmx.ranking.pipeline import RunParams
     from idmx.statistics import RankingError
 
-    file_options = {"--respondents": respondents, "--votes": votes, "--mode": mode, "--targets": targets,
-                    "--out": out, "--weights-out": weights_out}
+    file_options = {"--respondents": respondents, "--votes": votes, "--cells": cells, "--statistics": statistics_file,
+                    "--mode": mode, "--targets": targets, "--out": out, "--weights-out": weights_out}
     if due:
         _rank_due()
         return
@@ -69,12 +75,15 @@ def rank(slug, respondents, votes, mode, targets, cap, ridge, confidence, rank_b
         else:
             if without_flagged:
                 raise click.UsageError("--without-flagged ranks from the database: give --consultation SLUG")
+            params = RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by)
+            if cells is not None or statistics_file is not None:
+                _rank_published(cells, statistics_file, mode, targets, params, out, file_options)
+                return
             missing = [k for k in ("--respondents", "--votes", "--mode", "--out") if file_options[k] is None]
             if missing:
                 raise click.UsageError(
                     f"give --consultation SLUG, or files: missing {', '.join(missing)}"
                 )
-            params = RunParams(method=mode, cap=cap, ridge=ridge, confidence=confidence, rank_by=rank_by)
             _rank_files(respondents, votes, mode, targets, params, out, weights_out)
     except (InputFileError, RankingError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -84,7 +93,7 @@ def _rank_files(respondents, votes, mode, targets, params, out: Path, weights_ou
     from idmx.ranking import files, pipeline
 
     result = pipeline.rank_files(respondents, votes, mode, targets, params)
-    _write(out, files.render_ranking(result.rows))
+    _write(out, files.render_ranking(result.rows, params.confidence))
     if weights_out is not None:
         _write(weights_out, "".join(files.render_weights(result.respondent_ids, result.respondent_weights)))
     s = result.summary
@@ -93,6 +102,23 @@ def _rank_files(respondents, votes, mode, targets, params, out: Path, weights_ou
         click.echo(f"fingerprint (format 2, of runs stored before 2026-11-27): {result.format2_fingerprint}")
     click.echo(f"ranked {s['proposals']} proposals from {s['vote_rows']} vote rows of {s['respondents']} respondents "
                f"(Kish effective n {s['n_eff']:.1f}); wrote {out}")
+
+
+def _rank_published(cells, statistics_file, mode, targets, params, out: Path, options: dict) -> None:
+    from idmx.ranking import files, published
+
+    given = [k for k in ("--respondents", "--votes", "--weights-out") if options[k] is not None]
+    if given:
+        raise click.UsageError(f"--cells and --statistics rank an open-data package; they do not take {', '.join(given)}")
+    missing = [k for k in ("--cells", "--statistics", "--mode", "--out") if options[k] is None]
+    if missing:
+        raise click.UsageError(f"ranking an open-data package needs {', '.join(missing)}")
+    result = published.rank_published(cells, statistics_file, mode, targets, params)
+    _write(out, files.render_ranking(result.rows, params.confidence))
+    s = result.summary
+    click.echo(f"fingerprint: {result.fingerprint}")
+    click.echo(f"ranked {s['proposals']} proposals from {s['vote_rows']} vote rows of {s['respondents']} respondents "
+               f"in {s['cells']} cells (Kish effective n {s['n_eff']:.1f}); wrote {out}")
 
 
 def _write(path: Path, text: str) -> None:

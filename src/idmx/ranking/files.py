@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 
 from idmx import votemodes
+from idmx.ranking import rank_intervals
 from idmx.statistics import NOT_STATED
 
 __all__ = [
@@ -103,6 +104,7 @@ STATISTICS = {"approval": ("exposures", "supporters"), "rating": ("n", "sum", "s
 SECTIONS = ("respondents", "votes", "targets")
 TARGET_HEADER = ("variable", "category", "target")
 RESULT_COLUMNS = ("rank", "proposal_id", "score", "ci_low", "ci_high", "n_eff", "n_votes")
+RANK_INTERVAL_COLUMNS = ("rank_low", "rank_high")
 DECIMALS = 10
 _CANONICAL_INT = r"0|-?[1-9]\d*"  # exactly how str(int) writes a whole number
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
@@ -666,14 +668,18 @@ def _number(x: object) -> str:
     return repr(float(x))
 
 
-def render_ranking(rows: list[dict[str, object]]) -> str:
-    """ranking.csv: ``rank,proposal_id,score,ci_low,ci_high,n_eff,n_votes`` (+ ``theta``)."""
+def render_ranking(rows: list[dict[str, object]], confidence: float = 0.95) -> str:
+    """ranking.csv: ``rank,proposal_id,score,ci_low,ci_high,n_eff,n_votes`` (+ ``theta``), then
+    ``rank_low,rank_high``: the interval of each rank at ``confidence`` (`idmx.ranking.rank_intervals`),
+    computed from the rows themselves, so every path that writes the same rows writes the same file."""
     columns = list(RESULT_COLUMNS) + (["theta"] if rows and "theta" in rows[0] else [])
-    out = [csv_line(columns)]
+    intervals = rank_intervals.for_results(rows, confidence)  # type: ignore[arg-type]
+    out = [csv_line([*columns, *RANK_INTERVAL_COLUMNS])]
     for row in rows:
+        low, high = intervals[row["proposal_id"]]
         out.append(",".join(
             csv_field(row[c]) if c == "proposal_id" else _number(row[c]) for c in columns
-        ) + "\n")
+        ) + f",{low},{high}\n")
     return "".join(out)
 
 

@@ -248,8 +248,9 @@ def segment_figures(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
-    """Weights, scores with intervals, ranks (and per-segment ranks): pure, thread-safe, BLAS pinned."""
+def compute_ranking(inputs: CellInputs, params: RunParams, *, segments: bool = True) -> RankingResult:
+    """Weights, scores with intervals, ranks (and per-segment ranks unless ``segments`` is False: the
+    open-data package publishes only the overall ranking): pure, thread-safe, BLAS pinned."""
     params.check()
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -277,7 +278,7 @@ def compute_ranking(inputs: CellInputs, params: RunParams) -> RankingResult:
         rows = result_rows(ranked, inputs.method)
         timings["scores"] = time.perf_counter() - t
         t = time.perf_counter()
-        segment_ranks, figures = _segment_ranks(inputs, weights, params, ranked)
+        segment_ranks, figures = _segment_ranks(inputs, weights, params, ranked) if segments else (None, None)
         timings["segment_ranks"] = time.perf_counter() - t
     total_w = float((counts * w).sum())
     n_eff = total_w**2 / float((counts * w * w).sum()) if total_w > 0 else 0.0

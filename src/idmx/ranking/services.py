@@ -157,6 +157,17 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
     return read
 
 
+def consultation_statistics(db: Database, consultation_id: int, params: RunParams) -> CellInputs:
+    """A consultation's ranking inputs (approval and rating: the tallies per proposal and cell, no rows)."""
+    return _read_db_inputs(db, consultation_id, params).inputs
+
+
+def consultation_inputs(db: Database, consultation_id: int, params: RunParams) -> _DbInputs:
+    """A consultation's ranking inputs with its respondents (ids, cells) and vote rows, from one
+    snapshot: what the public export protects and publishes (`idmx.exports.services`)."""
+    return _read_db_inputs(db, consultation_id, params, keep_rows=True)
+
+
 def run_for_consultation(db: Database, consultation_id: int, params: RunParams | None = None) -> m.RankingRun:
     """Rank a consultation from the database and store the run (see the module docstring)."""
     params = params or RunParams()

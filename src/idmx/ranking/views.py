@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from idmx.ranking import rank_intervals
 from idmx.statistics import rank
 
 CRITERIA = ("lower", "point")
@@ -27,17 +28,23 @@ class Row:
     n_eff: float
     n_votes: int
     segment_rank: int | None = None
+    rank_low: int | None = None  # the interval of the rank (`rank_intervals`): "3 (2–5)"
+    rank_high: int | None = None
 
 
-def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str = "lower") -> list[Row]:
-    """The run's results ordered by the chosen criterion (lower end of the interval, or point)."""
+def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str = "lower",
+                confidence: float = 0.95) -> list[Row]:
+    """The run's results ordered by the chosen criterion (lower end of the interval, or point), each
+    with the interval of its rank at the run's ``confidence``."""
     if not results:
         return []
+    intervals = rank_intervals.for_results(results, confidence)
     frame = pd.DataFrame(results)
     ordered = rank(frame.drop(columns=["rank"], errors="ignore"), by="lower" if criterion not in CRITERIA else criterion)
     return [
         Row(int(r.rank), int(r.proposal_id), titles.get(int(r.proposal_id), f"#{int(r.proposal_id)}"), float(r.score),
-            float(r.ci_low), float(r.ci_high), float(r.n_eff), int(r.n_votes))
+            float(r.ci_low), float(r.ci_high), float(r.n_eff), int(r.n_votes),
+            rank_low=intervals[r.proposal_id][0], rank_high=intervals[r.proposal_id][1])
         for r in ordered.itertuples()
     ]
 
@@ -71,7 +78,8 @@ def by_segment(rows: list[Row], segment_ranks: list[dict[str, Any]] | None, segm
 
         out.append(Row(row.rank, row.proposal_id, row.title, figure("score", row.score), figure("ci_low", row.ci_low),
                        figure("ci_high", row.ci_high), figure("n_eff", row.n_eff),
-                       int(figure("n_votes", row.n_votes)), segment_rank=rank))
+                       int(figure("n_votes", row.n_votes)), segment_rank=rank, rank_low=row.rank_low,
+                       rank_high=row.rank_high))
     return sorted(out, key=lambda r: (r.segment_rank, r.rank))
 
 
