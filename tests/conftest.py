@@ -28,10 +28,10 @@ BACKENDS = ["sqlite", "postgresql"]
 
 # Tables a test may write to, children first. Reference data (segments, states...) stays seeded.
 MUTABLE_TABLES = [
-    m.OutboxMessage, m.Follow, m.ItemProposal, m.InfrastructureItem, m.DataRequest, m.PlanEvent, m.PlanItem,
+    m.OutboxMessage, m.PlanReminder, m.PublicationCheck, m.ComplianceSnapshot, m.Follow, m.ItemProposal, m.InfrastructureItem, m.DataRequest, m.PlanEvent, m.PlanItem,
     m.EditionRun, m.EditionTier, m.Edition, m.ApiToken,
-    m.AuditEvent, m.RankingRun, m.RateCounter, m.RespondentFlag, m.ComparisonCount, m.PairwiseVote, m.Vote, m.Exposure, m.VoteTally, m.CellRespondents, m.ProposalReport, m.Proposal, m.Respondent,
-    m.WeightingTarget, m.Consultation, m.StaffUser,
+    m.AuditEvent, m.RankingRun, m.RateCounter, m.RespondentFlag, m.ComparisonCount, m.PairwiseVote, m.Vote, m.Exposure, m.VoteTally, m.CellRespondents, m.ProposalReport, m.ProposalSearch, m.Proposal, m.Respondent,
+    m.WeightingTarget, m.Consultation, m.StaffUser, m.WebStoreEntry,
 ]
 
 

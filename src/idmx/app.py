@@ -18,6 +18,7 @@ from idmx.accounts.controllers import AccountController
 from idmx.api.controllers import api_router
 from idmx.api.openapi import openapi_config
 from idmx.apitokens.controllers import ApiTokenController
+from idmx.calendar.controllers import CalendarController
 from idmx.consultation_admin.controllers import StaffConsultationController
 from idmx.consultations.controllers import ConsultationController, ReportController
 from idmx.consultations.participants import BurstLimits
@@ -28,6 +29,7 @@ from idmx.db.engine import WRITE_WAIT_S
 from idmx.editions.controllers import EditionController
 from idmx.exports.controllers import CentralExportController, ConsultationDataController
 from idmx.idmx_list.controllers import PublicListController
+from idmx.institution_admin.controllers import StaffInstitutionController
 from idmx.institutions.controllers import InstitutionPlanController
 from idmx.items.controllers import FollowController, PublicItemController
 from idmx.moderation.controllers import ModerationController
@@ -36,11 +38,13 @@ from idmx.notify import links as mail_links
 from idmx.paths import STATIC_DIR
 from idmx.plans.controllers import PlanController
 from idmx.ranking.controllers import ResultsController
+from idmx.reminders.controllers import DueController
 from idmx.requests.controllers import DataRequestController, StaffDataRequestController
 from idmx.settings import Settings
 from idmx.site.controllers import SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
 from idmx.web import check_request
+from idmx.web.compression import compression_config
 from idmx.web.errors import EXCEPTION_HANDLERS
 from idmx.web.headers import add_security_headers
 from idmx.web.limits import Limiter, limits_for, rate_limit_middleware
@@ -103,8 +107,11 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             DataRequestController,
             StaffDataRequestController,
             MonitoringController,
+            CalendarController,
+            DueController,
             api_router(),
             ApiTokenController,
+            StaffInstitutionController,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
         dependencies={
@@ -114,7 +121,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         },
         plugins=[HTMXPlugin()],
         middleware=[body_timeout_middleware, locale_middleware, rate_limit_middleware(limiter)],
-        stores=store_registry(settings),
+        stores=store_registry(settings, database),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="idmx_csrf",
@@ -127,6 +134,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=check_request,
         before_send=[add_security_headers],
+        compression_config=compression_config(),  # text only, never HTML that repeats a token (idmx.web.compression)
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings, "db": database, "counters": counters, "limiter": limiter}),
         on_shutdown=[on_shutdown],

@@ -10,14 +10,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from idmx import clock, votemodes
+from idmx.calendar import services as calendar
 from idmx.db import Database
 from idmx.db import models as m
 from idmx.paths import seeds_dir
@@ -43,6 +44,19 @@ def _upsert(session: Session, model: type[m.Base], key: str, rows: Iterable[dict
     return added
 
 
+def _link_successors(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Bodies abolished by a reform point to their successor (after every row exists, as a successor may
+    come later in the file). Only links the file states are written: a link the central team set on the
+    staff page for an institution the file does not mark stays as it is."""
+    ids = dict(session.execute(select(m.Institution.acronym, m.Institution.id)).all())
+    for row in rows:
+        if row.get("successor"):
+            session.execute(
+                update(m.Institution).where(m.Institution.id == ids[row["acronym"]]).values(
+                    successor_id=ids[row["successor"]], dissolved_on=date.fromisoformat(row["dissolved_on"]))
+            )
+
+
 def seed_reference(db: Database) -> dict[str, int]:
     """Segments, states, topics, institutions and legal grounds (and any new vote mode); returns rows added per table."""
     with db.write() as s:
@@ -64,7 +78,9 @@ def seed_reference(db: Database) -> dict[str, int]:
             for row in load_json("institutions.json")
         ]
         added["institutions"] = _upsert(s, m.Institution, "acronym", institutions)
+        _link_successors(s, load_json("institutions.json"))
     sync_vote_modes(db)  # the built-in rows come with the migration: this adds modes registered since
+    calendar.seed(db)  # the official non-working days, only for years without any national day yet
     return added
 
 

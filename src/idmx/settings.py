@@ -82,6 +82,24 @@ def _public_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _short_text(env: Mapping[str, str], name: str) -> str:
+    value = " ".join(env.get(name, "").split())
+    if len(value) > 300:
+        raise SettingsError(f"{name} must be at most 300 characters long")
+    return value
+
+
+def _verify_private(env: Mapping[str, str], environment: str) -> bool:
+    raw = env.get("IDMX_VERIFY_PRIVATE_ADDRESSES", "").strip().lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"IDMX_VERIFY_PRIVATE_ADDRESSES must be 1 or 0, got {raw!r}")
+    allowed = raw in ("1", "true", "yes")
+    if allowed and environment == "production":
+        raise SettingsError("IDMX_VERIFY_PRIVATE_ADDRESSES lets the worker fetch internal addresses: not allowed "
+                            "with IDMX_ENV=production")
+    return allowed
+
+
 def _previous_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in env.get("IDMX_PREVIOUS_SECRET_KEYS", "").split(",") if k.strip())
     if any(len(k) < 32 for k in keys):
@@ -157,6 +175,17 @@ class Settings:
     # networks ("127.0.0.1/32"; strings, since Litestar hands the settings to handlers). Empty: nobody's,
     # so a client cannot choose the address its limits are counted under.
     trusted_proxies: tuple[str, ...] = ()
+    # IDMX_CONTROLLER_NAME / IDMX_CONTROLLER_CONTACT: who is responsible for the personal data (the privacy
+    # notice names them) and how to reach them (an e-mail address or a postal address).
+    controller_name: str = ""
+    controller_contact: str = ""
+    # IDMX_DISCLOSURE_K: every class of respondents in a consultation's public open data holds at least this many.
+    disclosure_k: int = 5
+    # IDMX_VERIFY_PRIVATE_ADDRESSES: publication checks may fetch loopback and private addresses (tests and
+    # development only; `idmx.verification.http` refuses them otherwise).
+    verify_private_addresses: bool = False
+    # IDMX_LINK_RECHECK_HOURS: how often the worker re-checks a published dataset's address.
+    link_recheck_hours: int = 24
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -212,4 +241,9 @@ class Settings:
             new_respondents_per_hour_per_address=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_ADDRESS", 30, 1, 10_000_000),
             new_respondents_per_hour_per_network=_int(env, "IDMX_NEW_RESPONDENTS_PER_HOUR_PER_NETWORK", 200, 1, 10_000_000),
             trusted_proxies=_trusted_proxies(env),
+            verify_private_addresses=_verify_private(env, environment),
+            link_recheck_hours=_int(env, "IDMX_LINK_RECHECK_HOURS", 24, 1, 24 * 365),
+            controller_name=_short_text(env, "IDMX_CONTROLLER_NAME"),
+            controller_contact=_short_text(env, "IDMX_CONTROLLER_CONTACT"),
+            disclosure_k=_int(env, "IDMX_DISCLOSURE_K", 5, 1, 1000),
         )

@@ -14,6 +14,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from idmx.plans import policy
+from tests.plans.days import official_days
+
 try:
     from playwright.sync_api import expect
 except ImportError:  # conftest.py skips every test here with the reason (under CI=true: fails them)
@@ -70,7 +73,7 @@ def test_central_publishes_an_edition_and_semarnat_answers_three_items(staff_pag
 
     # 4. SEMARNAT answers: commit, publish, deny.
     semarnat_admin = staff_page("semarnat_admin")
-    due = (date.today() + timedelta(days=30)).isoformat()
+    due = policy.next_business_day(date.today() + timedelta(days=30), official_days()).isoformat()
     semarnat_admin.goto(f"/staff/plan/{plan_ids[0]}")
     semarnat_admin.locator("#commit-form [name=due_date]").fill(due)
     _submit(semarnat_admin, "Comprometer")

@@ -71,6 +71,7 @@ EXPECTED: dict[str, set[str] | None] = {
     "plan:publish": ADMINS,
     "plan:deny": ADMINS,
     "plan:reopen": ADMINS,
+    "plan:reject": CENTRAL,
     "plan:new": ADMINS,
     "plan:create": ADMINS,
     "plan:consultations": ADMINS,
@@ -82,6 +83,9 @@ EXPECTED: dict[str, set[str] | None] = {
     "api_tokens:list": ADMINS,
     "api_tokens:create": ADMINS,
     "api_tokens:revoke": ADMINS,
+    "institution_admin:list": CENTRAL,
+    "institution_admin:create": CENTRAL,
+    "institution_admin:successor": CENTRAL,
     "staff_editions:list": CENTRAL,
     "staff_editions:new": CENTRAL,
     "staff_editions:create": CENTRAL,
@@ -97,6 +101,10 @@ EXPECTED: dict[str, set[str] | None] = {
     "staff_editions:revise": CENTRAL,
     "staff_editions:add_plan_item": CENTRAL,
     "staff_exports:index": CENTRAL,
+    "calendar:index": CENTRAL,
+    "calendar:add": CENTRAL,
+    "calendar:delete": CENTRAL,
+    "due:index": ADMINS,
 }
 
 USERS = {

@@ -146,7 +146,7 @@ class ConsultationController(Controller):
     ) -> Response:
         who = identity.identify(request)
         now = clock.now()
-        c, mode, stored = voting.cast(db, slug, proposal_id, _participant(request, who), data, now, arrivals)
+        c, mode, stored, support = voting.cast(db, slug, proposal_id, _participant(request, who), data, now, arrivals)
         default = request.app.route_reverse("consultations:detail", slug=slug)
         # The page the vote came from: the form's field, or the query string for buttons that borrow
         # another form (the similar-proposals list inside the proposal form).
@@ -157,7 +157,9 @@ class ConsultationController(Controller):
         elif wants_fragment(request):
             response = page(request, mode.partial, {"c": c, "item": {"id": proposal_id, "my_vote": stored},
                                                          "phase": c.phase(now), "saved": True,
-                                                         "next_url": back.split("#")[0]})
+                                                         "next_url": back.split("#")[0],
+                                                         # the new count, swapped into the page out of band
+                                                         "support": support})
         else:
             response = see_other(back)
         return _with_cookie(response, who, settings)

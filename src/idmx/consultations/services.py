@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, litera
 from sqlalchemy.orm import Session
 
 from idmx import clock, votemodes
+from idmx.consultations import queries as search
 from idmx.consultations import rules
 from idmx.consultations.forms import ProfileForm, ProposalForm, ReportForm
 from idmx.consultations.pairing import choose_pair
@@ -28,7 +29,7 @@ from idmx.db.faults import INCIDENTS, unavailability
 from idmx.db.upsert import insert_for
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
-from idmx.matching import HINT_THRESHOLD, ProposalIndex, normalize, terms
+from idmx.matching import normalize
 
 PAGE_SIZE = 20
 ORDERS = ("random", "newest", "support")
@@ -201,11 +202,18 @@ class BrowsePage:
     shown: list[int] = field(default_factory=list)  # proposals to record as seen by the respondent
 
 
+_PRIME = 2147483647  # 2**31 - 1: (id mod p) times a multiplier below p stays within a signed 64-bit integer
+
+
 def _random_key(seed: int):
     # A cheap permutation of ids that is the same on both databases and stable for one respondent
-    # across pages, so early proposals are not favoured by always coming first.
+    # across pages, so early proposals are not favoured by always coming first. The respondent's seed
+    # picks the multiplier: adding it instead (as before) only rotated one cyclic order shared by
+    # everyone, so neighbours in that cycle were always shown together and two respondents often saw
+    # the same first page.
     big = BigInteger()
-    return (cast(m.Proposal.id, big) * literal(2654435761, big) + literal(seed, big)) % literal(4294967291, big)
+    multiplier, offset = 1 + seed % (_PRIME - 1), (seed // (_PRIME - 1) * 40503 + seed) % _PRIME
+    return ((cast(m.Proposal.id, big) % literal(_PRIME, big)) * literal(multiplier, big) + literal(offset, big)) % literal(_PRIME, big)
 
 
 def _support_column(method: str):
@@ -219,19 +227,6 @@ def _support_column(method: str):
             select(func.count()).where(m.PairwiseVote.winner_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
         )
     return select(func.count()).where(m.Vote.proposal_id == m.Proposal.id).correlate(m.Proposal).scalar_subquery()
-
-
-def matching_ids(s: Session, consultation_id: int, q: str) -> list[int]:
-    """Ids of published proposals whose text contains every searched term (accent- and case-blind)."""
-    wanted = terms(q) or frozenset(normalize(q).split())
-    if not wanted:
-        return []
-    rows = s.execute(
-        select(m.Proposal.id, m.Proposal.title, m.Proposal.description).where(
-            m.Proposal.consultation_id == consultation_id, m.Proposal.status == m.ProposalStatus.published
-        )
-    )
-    return [pid for pid, title, desc in rows if wanted <= (terms(f"{title} {desc}") | set(normalize(f"{title} {desc}").split()))]
 
 
 def browse(
@@ -258,9 +253,11 @@ def browse(
     if query.institution:
         conditions.append(m.Proposal.institution_id == query.institution)
 
+    if query.q:
+        search.refresh(db, c.id)
     with db.read() as s:
         if query.q:
-            conditions.append(m.Proposal.id.in_(matching_ids(s, c.id, query.q)))
+            conditions.append(search.matching_condition(s, query.q))
         total = s.scalar(select(func.count()).select_from(m.Proposal).where(*conditions)) or 0
         pages = max(1, -(-total // PAGE_SIZE))
         query.page = min(max(1, query.page), pages)
@@ -354,25 +351,16 @@ def similar_proposals(db: Database, consultation_id: int, text: str, limit: int 
                       finished: bool = False) -> list[dict[str, Any]]:
     """Published proposals that look like the same request as `text`, best first (`idmx.matching`).
 
-    The hint mode of the matcher (`ProposalIndex.search(partial=True)`, at `HINT_THRESHOLD`): while
+    The hint mode of the matcher (`ProposalIndex.search(partial=True)`, at `HINT_THRESHOLD`) over the
+    candidates the database's full-text index finds (`idmx.consultations.queries`): while
     someone types, the last word is read as the start of a word ("gasol"); a `finished` title (one
     sent with the proposal form) is read as it stands. The live hints and the check before a proposal
     is saved both come from here, so both show the same proposals.
     """
     if len(normalize(text)) < 3:
         return []
-    with db.read() as s:
-        rows = s.execute(
-            select(m.Proposal.id, m.Proposal.title).where(
-                m.Proposal.consultation_id == consultation_id, m.Proposal.status == m.ProposalStatus.published
-            )
-        ).all()
-    index = ProposalIndex(rows)
-    titles = dict(rows)
     # A space after the last word tells the matcher the word is complete.
-    query = text.rstrip() + " " if finished else text
-    hits = index.search(query, limit=limit, threshold=HINT_THRESHOLD, partial=True)
-    return [{"id": pid, "title": titles[pid], "score": score} for pid, score in hits]
+    return search.similar(db, consultation_id, text.rstrip() + " " if finished else text, limit=limit)
 
 
 def similar_before_saving(db: Database, view: ConsultationView, form: ProposalForm, now: datetime) -> list[dict[str, Any]]:

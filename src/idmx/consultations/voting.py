@@ -32,7 +32,7 @@ from idmx.consultations.rules import check_open, check_votable
 from idmx.consultations.services import Arrivals
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.enums import ConsultationStatus
+from idmx.enums import ConsultationStatus, ResultsVisibility
 from idmx.errors import Conflict, NotFound
 from idmx.i18n import gettext as _
 
@@ -50,6 +50,7 @@ class VoteTarget:
     closes_at: datetime
     voting_method: str
     segment_required: bool
+    results_visibility: ResultsVisibility  # whether the vote's answer may show the new count
 
     def phase(self, now: datetime) -> rules.Phase:
         return rules.phase(self, now)
@@ -60,6 +61,7 @@ def _statements(dialect: str) -> dict[str, Any]:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     target = (
         select(C.c.id, C.c.slug, C.c.status, C.c.opens_at, C.c.closes_at, C.c.voting_method, C.c.segment_required,
+               C.c.results_visibility,
                P.c.status.label("proposal_status"), R.c.id.label("respondent_id"),
                R.c.segment_id, R.c.participated_at)
         .select_from(
@@ -99,15 +101,21 @@ def _statements(dialect: str) -> dict[str, Any]:
     # One respondent's votes, one at a time: their rows, and the counters the tally triggers keep on the
     # respondent, are then always locked in the same order (two of their votes at once deadlocked).
     own = select(R.c.id).where(R.c.id == bindparam("respondent_id")).with_for_update()
+    # The proposal's support after the vote, from the tallies the triggers keep in this transaction
+    # (a few rows per proposal, however many votes it has): what lists show, swapped into the page.
+    T = m.VoteTally.__table__
+    support = select(func.sum(T.c.supporters), func.sum(T.c.n), func.sum(T.c.total)).where(
+        T.c.consultation_id == bindparam("consultation_id"), T.c.proposal_id == bindparam("proposal_id"))
     st = {"target": target, "respondent": respondent, "participated": participated, "exposure": exposure,
-          "vote": vote, "withdraw": withdraw, "own": own}
+          "vote": vote, "withdraw": withdraw, "own": own, "support": support}
     return st
 
 
 def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form: Mapping[str, Any], now: datetime,
-         arrivals: Arrivals | None = None) -> tuple[VoteTarget, votemodes.VoteMode, int | None]:
+         arrivals: Arrivals | None = None) -> tuple[VoteTarget, votemodes.VoteMode, int | None, dict[str, float] | None]:
     """Store one vote of a per-proposal mode (`idmx.votemodes`), parsed strictly from `form`; a new answer
-    replaces the old, and a withdrawn approval (None) deletes it. Returns what was stored."""
+    replaces the old, and a withdrawn approval (None) deletes it. Returns what was stored, and the
+    proposal's support as lists show it (``value``, ``votes``) when results are public, else None."""
     st = _statements(db.engine.dialect.name)
     postgres = db.engine.dialect.name == "postgresql"
     who = as_participant(who)
@@ -116,7 +124,8 @@ def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form
         row = conn.execute(st["target"], {"slug": slug, "proposal_id": proposal_id, "token_hash": token_hash}).first()
         if row is None:
             raise NotFound(_("There is no proposal at this address."))
-        target = VoteTarget(row.id, row.slug, row.status, row.opens_at, row.closes_at, row.voting_method, row.segment_required)
+        target = VoteTarget(row.id, row.slug, row.status, row.opens_at, row.closes_at, row.voting_method, row.segment_required,
+                            row.results_visibility)
         if target.status != ConsultationStatus.published:
             raise NotFound(_("There is no consultation at this address."))
         check_open(target, now)
@@ -142,6 +151,16 @@ def cast(db: Database, slug: str, proposal_id: int, who: Participant | str, form
         if mode.records_exposures:
             conn.execute(st["exposure"], params)
         conn.execute(st[write], write_params)
+        support = _support(conn, st, mode, params) if rules.results_visible(target, now) else None
     if created and arrivals is not None:
         arrivals.note(db, target.id, respondent_id, who)
-    return target, mode, value
+    return target, mode, value, support
+
+
+def _support(conn, st: dict[str, Any], mode: votemodes.VoteMode, params: dict[str, Any]) -> dict[str, float] | None:
+    if mode.statistics not in ("approval", "rating"):  # a mode without tallies: the page keeps its figure
+        return None
+    supporters, n, total = conn.execute(st["support"], params).one()
+    if mode.support == "mean":
+        return {"value": float(total or 0) / n if n else 0.0, "votes": int(n or 0)}
+    return {"value": float(supporters or 0), "votes": int(supporters or 0)}

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -136,8 +137,14 @@ class Institution(Base):
     name_en: Mapped[str] = mapped_column(String(250))
     level: Mapped[Level] = mapped_column(str_enum(Level, "institution_level"))
     state_id: Mapped[int | None] = mapped_column(ForeignKey("states.id"))
+    # A body abolished or merged by a reform (the 2024-25 simplification: INAI, COFECE, IFT...) keeps its
+    # row, so its plans and history stay attached to it; pages add "now: <successor>".
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    dissolved_on: Mapped[date | None] = mapped_column(Date)
     __table_args__ = (
         CheckConstraint("level = 'federal' OR state_id IS NOT NULL", name="local_has_state"),
+        CheckConstraint("successor_id IS NULL OR successor_id <> id", name="not_own_successor"),
+        CheckConstraint("successor_id IS NULL OR dissolved_on IS NOT NULL", name="successor_has_date"),
     )
 
 
@@ -263,6 +270,30 @@ class Proposal(Base):
         ),
         CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"),
     )
+
+
+class ProposalSearch(Base):
+    """What the Spanish matcher reads in a proposal (`idmx.matching.retrieval`), for search in the database.
+
+    Written by the application (the matcher is Python) and dropped by a trigger on ``proposals`` when the
+    title or description changes, so a stale row never answers; missing rows are analysed on the next
+    search. The migration adds the full-text index over these columns: an FTS5 table kept in sync by
+    triggers on SQLite, a GIN index on PostgreSQL. Tokens are the matcher's terms, never raw text, so both
+    databases find exactly the same candidates. ``analysis`` names the thesaurus and code version that
+    wrote the row; rows of another version are analysed again.
+    """
+
+    __tablename__ = "proposal_search"
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"), index=True)
+    analysis: Mapped[str] = mapped_column(String(16))
+    # The proposal's status is published: copied when the row is written and kept by a trigger on
+    # proposals, so a search counts and fetches without joining every proposal of the consultation.
+    published: Mapped[bool] = mapped_column(Boolean)
+    terms: Mapped[str] = mapped_column(Text)  # the title's terms (concepts and stems)
+    words: Mapped[str] = mapped_column(Text)  # the title's normalised words (completing a word being typed)
+    typo_keys: Mapped[str] = mapped_column(Text)  # one-deletion keys of the title's unknown words
+    body: Mapped[str] = mapped_column(Text)  # terms and words of title and description (the browse search)
 
 
 class Vote(Base):
@@ -443,6 +474,19 @@ class RateCounter(Base):
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     __table_args__ = (CheckConstraint("count > 0", name="count_positive"), Index("ix_rate_counters_window", "window_start"))
+
+
+class WebStoreEntry(Base):
+    """Server-side state of the web app when there is no Redis (`idmx.web.dbstore`): staff sessions, one
+    row per (store, key), so every app process sees the same sessions and they survive a restart.
+    ``expires_at`` is in epoch seconds; NULL never expires."""
+
+    __tablename__ = "web_store"
+    namespace: Mapped[str] = mapped_column(String(60), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_web_store_expires_at", "expires_at"),)
 
 
 # --- staff and accountability --------------------------------------------------------------------
@@ -650,6 +694,9 @@ class PlanItem(Base):
     denial_explanation: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # The last check of ``published_url`` (`PublicationCheck`): NULL until the worker has fetched it.
+    link_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    link_outcome: Mapped[str] = mapped_column(String(24), default="", server_default=text("''"))
 
     institution: Mapped[Institution] = relationship(lazy="raise_on_sql")
     legal_basis: Mapped[LegalBasis | None] = relationship(lazy="raise_on_sql")
@@ -796,7 +843,13 @@ class Follow(Base):
 
 
 class OutboxMessage(Base):
-    """An e-mail waiting for `idmx notify`; written in the transaction of the change it reports."""
+    """An e-mail waiting for the worker (or `idmx notify`); written in the transaction of the change it reports.
+
+    A sender claims a message in a committed transaction (``claim_token`` and a lease, ``claimed_until``),
+    sends it outside any transaction, then marks it sent only if its claim still holds
+    (`idmx.notify.services`). ``message_id`` is fixed at the first claim, so a message sent again after a
+    crash carries the same Message-ID. ``next_attempt_at`` delays a retry after a failure (backoff).
+    """
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -807,7 +860,89 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[str] = mapped_column(String(250), default="", server_default=text("''"))
     __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class PlanReminder(Base):
+    """One notice to an institution about one plan item: assigned, due in 10 or 3 business days, overdue.
+
+    Unique per item, kind and the deadline it is about, so the worker can run as often as it likes (and
+    two workers at once) without sending a notice twice; a moved deadline is a new deadline.
+    """
+
+    __tablename__ = "plan_reminders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[date] = mapped_column(Date)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    __table_args__ = (
+        UniqueConstraint("plan_item_id", "kind", "deadline"),
+        CheckConstraint("kind IN ('assigned', 'due_10', 'due_3', 'overdue')", name="known_kind"),
+    )
+
+
+class PublicationCheck(Base):
+    """One fetch of a published dataset's address: what answered and whether it is machine-readable."""
+
+    __tablename__ = "publication_checks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_item_id: Mapped[int] = mapped_column(ForeignKey("plan_items.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(200), default="")
+    data_format: Mapped[str] = mapped_column(String(20), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (
+        CheckConstraint("outcome IN ('ok', 'not_machine_readable', 'broken', 'refused')", name="known_outcome"),
+    )
+
+
+class NonWorkingDay(Base):
+    """A day on which no deadline falls: the federal government's (``institution_id`` NULL) or one institution's."""
+
+    __tablename__ = "non_working_days"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
+    name_es: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        # NULLs never collide in a unique index: the national days get a partial index of their own.
+        Index("uq_non_working_days_national", "day", unique=True,
+              sqlite_where=text("institution_id IS NULL"), postgresql_where=text("institution_id IS NULL")),
+        Index("uq_non_working_days_institution", "institution_id", "day", unique=True),
+        CheckConstraint("length(name_es) > 0", name="named"),
+    )
+
+
+class ComplianceSnapshot(Base):
+    """One institution's items per public status on one day, as the worker found them (one row per day)."""
+
+    __tablename__ = "compliance_snapshots"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"), index=True)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
+    committed: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    published_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    published_late: Mapped[int] = mapped_column(Integer, default=0)
+    denied: Mapped[int] = mapped_column(Integer, default=0)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    __table_args__ = (
+        UniqueConstraint("day", "institution_id"),
+        CheckConstraint("pending >= 0 AND unanswered >= 0 AND committed >= 0 AND overdue >= 0 AND "
+                        "published_on_time >= 0 AND published_late >= 0 AND denied >= 0", name="counts_not_negative"),
+    )
 
 
 class ApiToken(Base):

@@ -1,6 +1,9 @@
-"""Site-wide pages: home, health check, language switch."""
+"""Site-wide pages: home, the privacy notice, terms, contact and method pages, health checks, language
+switch and the favicon."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -9,9 +12,15 @@ from litestar.response import Redirect, Template
 from idmx import clock
 from idmx.db import Database
 from idmx.i18n import LANGUAGES
+from idmx.paths import STATIC_DIR
+from idmx.settings import Settings
 from idmx.site import services
 from idmx.web import page, see_other
 from idmx.web.locale import LANG_COOKIE
+
+# The notices say when they last changed; change this date with their text.
+NOTICES_UPDATED = date(2026, 12, 7)
+FAVICON = STATIC_DIR / "favicon.ico"
 
 
 class SiteController(Controller):
@@ -19,6 +28,28 @@ class SiteController(Controller):
     def home(self, request: Request, db: NamedDependency[Database]) -> Template:
         groups = services.consultation_listing(db, clock.now())
         return page(request, "site/home.html", {"groups": groups})
+
+    @get("/privacy", name="site:privacy")
+    async def privacy(self, request: Request, settings: NamedDependency[Settings]) -> Template:
+        return page(request, "site/privacy.html", _notice_context(settings))
+
+    @get("/terms", name="site:terms")
+    async def terms(self, request: Request, settings: NamedDependency[Settings]) -> Template:
+        return page(request, "site/terms.html", _notice_context(settings))
+
+    @get("/contact", name="site:contact")
+    async def contact(self, request: Request, settings: NamedDependency[Settings]) -> Template:
+        return page(request, "site/contact.html", _notice_context(settings))
+
+    @get("/how-ranking-works", name="site:methodology")
+    async def methodology(self, request: Request) -> Template:
+        return page(request, "site/methodology.html", {"updated": NOTICES_UPDATED})
+
+    @get("/favicon.ico", name="site:favicon", include_in_schema=False)
+    async def favicon(self) -> Response:
+        """Browsers ask for /favicon.ico whatever the page says; the same icon as the static file."""
+        return Response(FAVICON.read_bytes(), media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=604800"})
 
     @get("/livez", name="site:live", include_in_schema=False)
     async def live(self) -> Response:
@@ -49,6 +80,11 @@ class SiteController(Controller):
         if lang in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
         return response
+
+
+def _notice_context(settings: Settings) -> dict:
+    return {"controller_name": settings.controller_name, "controller_contact": settings.controller_contact,
+            "updated": NOTICES_UPDATED, "respondent_cookie_years": 2}
 
 
 def _readiness(db: Database) -> Response:
