@@ -155,6 +155,7 @@ class _WriterLock:
         # flock belongs to an open file description, which a forked child would share with its
         # parent: each process opens its own.
         self._fd: int | None = None
+        self._held: int | None = None  # the description holding the file lock: ours, or a waiter's
         self._pid = 0
 
     def __enter__(self) -> None:
@@ -177,18 +178,40 @@ class _WriterLock:
         self._depth += 1
 
     def _lock_file(self, deadline: float) -> None:
-        """flock with a deadline: flock itself has none, so a busy lock is retried every few
-        milliseconds (only one thread per process does so; the others wait on `_threads`)."""
-        pause = 0.0005
-        while True:
+        """flock with a deadline. flock itself has none, and polling it let this process's next
+        writer (handed the thread lock at once) win every time against a poller of the other process,
+        whose writers then waited for this one's whole queue (p99 225 ms instead of 100). So a busy
+        lock is waited for in the kernel's queue, by a helper thread on a file description of its own,
+        for as long as the deadline allows; a wait given up on releases the lock the moment it gets it."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._held = self._fd
+            return
+        except BlockingIOError:
+            pass
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        got, guard, abandoned = threading.Event(), threading.Lock(), []
+
+        def wait() -> None:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                os.close(fd)
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WriteBusy(f"another process kept the write lock for more than {WRITE_WAIT_S:g} s") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.005)
+            with guard:
+                if not abandoned:
+                    got.set()
+                    return
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+        threading.Thread(target=wait, name="idmx-write-lock", daemon=True).start()
+        if not got.wait(max(0.0, deadline - time.monotonic())):
+            with guard:
+                if not got.is_set():
+                    abandoned.append(True)
+                    raise WriteBusy(f"another process kept the write lock for more than {WRITE_WAIT_S:g} s")
+        self._held = fd
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
@@ -200,8 +223,11 @@ class _WriterLock:
         if self._depth == 0:
             _deadline.at = None
         try:
-            if self._depth == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._depth == 0 and self._held is not None:
+                held, self._held = self._held, None
+                fcntl.flock(held, fcntl.LOCK_UN)
+                if held != self._fd:
+                    os.close(held)
         finally:
             self._threads.release()
 
