@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from idmx import backup as backups
 from idmx import clock, migrations
@@ -24,7 +21,6 @@ from idmx.db import Database
 from idmx.db import models as m
 from idmx.ranking import tallies
 from tests import factories as f
-from tests.conftest import PG_ADMIN_URL
 
 
 class Writer(threading.Thread):
@@ -91,20 +87,9 @@ def _idmx(tmp_path: Path, database_url: str, *args: str):
 
 
 @pytest.fixture
-def fresh_url(db, tmp_path):
-    """Where to restore: a new SQLite file, or a new PostgreSQL database, dropped at the end."""
-    if db.is_sqlite:
-        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        return
-    name = f"idmx_restore_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def fresh_url(backend) -> str:
+    """Where to restore: a new, empty database on the test's backend (dropped with the others at the end)."""
+    return backend.new_url()
 
 
 def test_a_backup_taken_during_writes_restores_one_consistent_moment(db, tmp_path, fresh_url):
