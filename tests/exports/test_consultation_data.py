@@ -10,6 +10,7 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -92,10 +93,26 @@ def test_round_trip_export_rank_offline_gives_the_stored_run(db: Database, close
         assert package["published_run"] == {"run_id": run.id, "fingerprint": run.fingerprint}
         assert package["reproduce"] == data.reproduce_command(data.package_info(db, slug), run)
         # The demo weights by sector only, so merging states changes no weight: the package's ranking is
-        # the stored run's, byte for byte.
-        assert package["disclosure_control"]["ranking_matches_published_run"] is True
+        # the stored run's, byte for byte. Pairwise intervals are clustered, and the package's clusters
+        # pool respondents whose number of comparisons would single them out: the same strengths and
+        # scores, intervals that moved by what the descriptor says.
+        control = package["disclosure_control"]
         confidence = PARAMS[method].confidence
-        assert (first / "ranking.csv").read_bytes() == files.render_ranking(run.results, confidence).encode()
+        if method != "pairwise":
+            assert control["ranking_matches_published_run"] is True
+            assert (first / "ranking.csv").read_bytes() == files.render_ranking(run.results, confidence).encode()
+        else:
+            assert control["ranking_matches_published_run"] is False
+            assert control["pairwise_clusters"]["pseudo_clusters"] > 0
+            mine = pd.read_csv(first / "ranking.csv", encoding="utf-8-sig").set_index("proposal_id").sort_index()
+            stored = pd.DataFrame(run.results).set_index("proposal_id").sort_index()
+            assert mine.index.equals(stored.index)
+            for column in ("score", "theta", "n_votes"):
+                assert np.allclose(mine[column], stored[column], rtol=0, atol=1e-9), column
+            moved = max((mine[c] - stored[c]).abs().max() for c in ("ci_low", "ci_high"))
+            assert 0 < moved <= control["pairwise_clusters"]["largest_interval_change"] + 1e-9
+            changed = int((mine["rank"] != stored["rank"]).sum())
+            assert changed == control["pairwise_clusters"]["ranks_changed"]
         # Offline, on the files alone: the package's fingerprint and byte for byte its ranking.
         for directory in (first, second):
             out = directory / "my-ranking.csv"
@@ -192,7 +209,7 @@ def test_allow_lists_are_the_files_headers():
     assert data.COLUMNS["cells.csv"] == ("cell", "segment", "state", "respondents")
     assert data.STATISTICS_COLUMNS == {"approval": ("proposal_id", "cell", "exposures", "supporters"),
                                        "rating": ("proposal_id", "cell", "n", "sum", "sumsq"),
-                                       "pairwise": ("respondent_id", "cell", "winner_id", "loser_id", "wins")}
+                                       "pairwise": ("cluster_id", "cell", "winner_id", "loser_id", "wins")}
     assert data.COLUMNS["targets.csv"] == ("variable", "category", "target")
     assert data.COLUMNS["runs.csv"] == ("run_id", "method", "computed_on", "fingerprint", "code_version", "targets_source",
                                         "cap", "ridge", "confidence", "rank_by", "respondents", "vote_rows", "proposals", "n_eff")

@@ -100,6 +100,26 @@ def test_a_synthetic_package_of_100000_respondents_reaches_k():
     assert seconds < 30
 
 
+def test_pseudo_clusters_pool_at_least_k_respondents_of_one_group():
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 4, 400)
+    pooled = rng.random(400) < 0.3
+    pooled[group == 3] = False
+    pooled[np.flatnonzero(group == 2)[:3]] = True  # a group with only 3 pooled: one cluster of 3
+    pooled[np.flatnonzero(group == 2)[3:]] = False
+    cluster = disclosure.pseudo_clusters(pooled, group, 5)
+    assert np.array_equal(cluster, disclosure.pseudo_clusters(pooled, group, 5))  # the same export, the same files
+    assert (cluster >= 0).all()
+    assert len(np.unique(cluster)) == cluster.max() + 1
+    alone = cluster[~pooled]
+    assert len(np.unique(alone)) == len(alone) and not np.isin(alone, cluster[pooled]).any()
+    for c in np.unique(cluster[pooled]):
+        members = np.flatnonzero(cluster == c)
+        assert pooled[members].all() and len(set(group[members])) == 1
+        assert len(members) >= 5 or (group[members[0]] == 2 and len(members) == 3)
+        assert len(members) < 10  # as many clusters as k allows: the intervals keep their degrees of freedom
+
+
 @pytest.fixture
 def demo_package(db: Database, tmp_path: Path) -> dict[str, Path]:
     seeding.seed_demo(db)
@@ -127,15 +147,31 @@ def test_the_demo_package_is_k_anonymous_and_a_valid_data_package(demo_package: 
         assert cells["respondents"].astype(int).min() >= 5
         assert control["files"]["respondents.csv"]["risk_before"] > 0.05
         assert control["files"]["respondents.csv"]["risk_after"] == 0
-        if DEMO[slug] != "pairwise":
-            assert control["residual_risk"] == 0
-        else:  # clustered by respondent: the number of comparisons stays exact and is counted
-            assert 0 < control["residual_risk"] < control["files"]["cells.csv and statistics.csv"]["risk_before"]
+        assert control["residual_risk"] == 0
+        assert control["files"]["cells.csv and statistics.csv"]["risk_after"] == 0
+        if DEMO[slug] == "pairwise":
+            clusters = control["pairwise_clusters"]
+            assert control["files"]["cells.csv and statistics.csv"]["risk_before"] > 0.5
+            stats = pd.read_csv(directory / "statistics.csv", encoding="utf-8-sig")
+            # Read from the file: each cluster's cell and number of comparisons (what a respondent's
+            # acquaintance could match on). The clusters in classes of fewer than k on those can only be
+            # pseudo-clusters (each of >= k respondents); every other cluster is one respondent.
+            per_cluster = stats.groupby("cluster_id").agg(cell=("cell", "first"), comparisons=("wins", "sum"))
+            assert len(per_cluster) == clusters["clusters"]
+            rare = per_cluster.groupby(["cell", "comparisons"])["cell"].transform("size") < 5
+            assert 0 < rare.sum() <= clusters["pseudo_clusters"]
+            assert clusters["pooled_respondents"] >= 5 * clusters["pseudo_clusters"]
+            respondents = cells["respondents"].astype(int).sum()
+            assert respondents == clusters["clusters"] - clusters["pseudo_clusters"] + clusters["pooled_respondents"]
+            # Same strengths and scores as the stored run; the intervals move a little.
+            assert clusters["same_proposals_and_scores"] is True
+            assert clusters["largest_interval_change"] < 0.05
         with capsys.disabled():
             print(f"\n{slug}: k={control['k']} risk before/after: respondents.csv "
                   f"{control['files']['respondents.csv']['risk_before']}/{control['files']['respondents.csv']['risk_after']}"
                   f", cells+statistics {control['files']['cells.csv and statistics.csv']['risk_before']}/"
-                  f"{control['files']['cells.csv and statistics.csv']['risk_after']}")
+                  f"{control['files']['cells.csv and statistics.csv']['risk_after']}"
+                  + (f", clusters {control['pairwise_clusters']}" if DEMO[slug] == "pairwise" else ""))
         # Codes beside labels.
         assert (people["segment_name"] != "").all() and (people["region_name"] != "").all()
         assert ((people["state"] == "") == (people["state_name"] == "")).all()

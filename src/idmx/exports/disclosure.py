@@ -36,6 +36,7 @@ __all__ = [
     "Step",
     "class_sizes",
     "protect",
+    "pseudo_clusters",
     "region_of",
     "risk",
     "votes_band",
@@ -235,3 +236,30 @@ def band_step(column: str, counts_column: pd.Series, level: int) -> Step:
 def other_step(column: str, label: str = "other") -> Step:
     """Group rare categories: the records still in small classes go into one ``label`` category."""
     return Step(column, lambda values: values.where(values == NOT_STATED, label))
+
+
+def pseudo_clusters(pooled: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+    """Each respondent's cluster (0..G-1) for clustered statistics published per cluster: a respondent
+    alone, or, for the ``pooled`` ones (their published class is "pooled" within their ``group``, e.g.
+    their weighting cell), a pseudo-cluster of at least ``k`` pooled respondents of the same group, so
+    that no published cluster's rows are the votes of fewer than k people.
+
+    A group with fewer than ``k`` pooled respondents (possible only when the group itself is that
+    small) gives one cluster of all of them. Members are drawn by a fixed shuffle, not by order of
+    arrival or number of votes, so a cluster's total says little about any member; the result
+    depends only on the inputs (the same export gives the same files).
+    """
+    pooled = np.asarray(pooled, dtype=bool)
+    group = np.asarray(group, dtype=np.int64)
+    out = np.full(len(pooled), -1, dtype=np.int64)
+    alone = np.flatnonzero(~pooled)
+    out[alone] = np.arange(len(alone))
+    next_id = len(alone)
+    rng = np.random.default_rng(20_170_301)
+    for g in np.unique(group[pooled]):
+        members = rng.permutation(np.flatnonzero(pooled & (group == g)))
+        for chunk in np.array_split(members, max(1, len(members) // k)):
+            out[chunk] = next_id
+            next_id += 1
+    return out
+

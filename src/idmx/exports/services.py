@@ -12,7 +12,8 @@ file                          content
 ``cells.csv``                 the weighting cells of the published ranking (sector, state generalised
                               until each cell holds k respondents) and their number of respondents
 ``statistics.csv``            the votes' sufficient statistics per proposal and cell (pairwise: per
-                              respondent, numbered by content, and ordered pair)
+                              cluster, numbered by content, and ordered pair: a cluster is one
+                              respondent or a pseudo-cluster of at least k of them)
 ``targets.csv``               the weighting targets of the published ranking
 ``ranking.csv``               the published ranking: what ``idmx rank --cells --statistics`` computes
                               from the three files above, byte for byte
@@ -29,8 +30,12 @@ own), so no vote file tied to respondents can be k-anonymous. The ranking depend
 through the statistics per weighting cell; cells whose categories do not enter the weights (the
 state, unless it has targets) are merged by generalising them, so the published ranking equals the
 stored run's whenever the weights depend only on the sector (`Published.matches_run`, stated in the
-descriptor). Pairwise intervals are clustered by respondent, so its statistics stay per respondent
-and their number of comparisons counts as a quasi-identifier in the risk figure.
+descriptor). Pairwise intervals are clustered by respondent, so its statistics stay per cluster and a
+cluster's number of comparisons counts as a quasi-identifier: respondents whose number would single
+them out (after the state is generalised) are pooled into pseudo-clusters of at least k respondents
+of their cell. The strengths and scores do not depend on the clustering; the intervals of the
+package's ranking are those of its clusters, and the descriptor says how far they moved from the
+stored run's (`clustering_change`).
 
 Privacy by construction: every file is written from an explicit allow-list of columns (`COLUMNS`).
 Respondents never appear with their database id or token hash; their organisation and intended-use
@@ -229,6 +234,7 @@ class Published:
     ranking: list[dict[str, Any]] | None  # the published ranking (None before the first final run)
     matches_run: bool | None  # the ranking equals the stored run's results, byte for byte
     confidence: float = 0.95  # of the run's intervals, and so of the ranks'
+    clustering: dict[str, Any] | None = None  # pairwise: the published clusters and how the ranking differs
 
 
 def run_params(info: ExportInfo, run: m.RankingRun | None) -> pipeline.RunParams:
@@ -245,6 +251,12 @@ def _cell_steps() -> list[disclosure.Step]:
     return [disclosure.region_step("state"), disclosure.suppress("state")]
 
 
+def _cluster_steps() -> list[disclosure.Step]:
+    """Pairwise: the state as for the cells, then the number of comparisons of the respondents still in
+    small classes is withheld by pooling them into pseudo-clusters (`disclosure.pseudo_clusters`)."""
+    return [*_cell_steps(), disclosure.suppress("votes")]
+
+
 def _respondent_steps(counts: pd.Series) -> list[disclosure.Step]:
     return [disclosure.region_step("state"), disclosure.band_step("votes", counts, 1),
             disclosure.other_step("segment"), disclosure.suppress("state"), disclosure.suppress("votes"),
@@ -258,9 +270,10 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
     segment, and the state only if it has targets) and generalise the others until every cell holds
     ``k`` respondents; per-proposal statistics are summed over the merged cells. Approval and rating
     read the tallies and one count of vote rows per respondent (never the rows themselves). Pairwise
-    statistics stay per respondent (the intervals are clustered by respondent), so there each
-    respondent's number of comparisons is a quasi-identifier too, and it cannot be coarsened without
-    changing the ranking: the residual risk then says how many remain in small classes.
+    statistics stay per cluster (the intervals are clustered by respondent), so there each
+    respondent's number of comparisons is a quasi-identifier too; it cannot be coarsened in a
+    respondent's own rows, so the respondents it would single out are pooled into pseudo-clusters of
+    at least ``k`` (`disclosure.pseudo_clusters`), which moves the package's intervals a little.
     """
     params = run_params(info, run)
     k = info.k
@@ -272,16 +285,23 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
         counts = np.bincount(position, minlength=len(read.respondent_ids))
         categories = {v: inputs.cells[v].to_numpy(dtype=object)[read.respondent_cells] for v in variables}
         frame = pd.DataFrame({**categories, "votes": counts.astype(str)})
-        cells_protection = disclosure.protect(frame, [*variables, "votes"], k, _cell_steps(),
-                                              fixed=[*fixed, "votes"], may_suppress=False)
+        cells_protection = disclosure.protect(frame, [*variables, "votes"], k, _cluster_steps(), fixed=fixed,
+                                              may_suppress=False)
         labels = cells_protection.frame[variables]
         cells = pipeline.cells_frame(labels, variables)
         respondent_cell = pipeline._cell_codes(cells, labels, variables)
-        rows = np.column_stack([position, read.rows[:, 1], read.rows[:, 2]])
+        pooled = cells_protection.frame["votes"].to_numpy() == disclosure.SUPPRESSED
+        cluster = disclosure.pseudo_clusters(pooled, respondent_cell, k)
+        cluster_cell = np.zeros(int(cluster.max()) + 1 if len(cluster) else 0, dtype=np.int64)
+        cluster_cell[cluster] = respondent_cell
+        rows = np.column_stack([cluster[position], read.rows[:, 1], read.rows[:, 2]])
         protected, fingerprint, _number = published_inputs.cluster_inputs(
-            info.method, variables, cells, respondent_cell, rows, inputs.targets)
+            info.method, variables, cells, cluster_cell, rows, inputs.targets)
+        clustering = {"clusters": len(cluster_cell), "pooled_respondents": int(pooled.sum()),
+                      "pseudo_clusters": len(cluster_cell) - int((~pooled).sum())}
         people = pd.DataFrame({**categories, "votes": counts}).value_counts().rename("respondents").reset_index()
     else:
+        clustering = None
         inputs = ranking_runs.consultation_statistics(db, info.consultation_id, params)
         variables, fixed = _weighting(inputs)
         cells_protection = disclosure.protect(inputs.cells[variables], variables, k, _cell_steps(), fixed=fixed,
@@ -303,8 +323,25 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
         ranking = pipeline.compute_ranking(protected, params, segments=False).rows
         # The same rows give the same file (rank intervals included: they derive from the rows).
         matches = ranking == run.results
+        if clustering is not None:
+            clustering |= clustering_change(ranking, run.results)
     return Published(protected, fingerprint, respondents, cells_protection, respondents_protection, ranking, matches,
-                     params.confidence)
+                     params.confidence, clustering)
+
+
+def clustering_change(published: list[dict[str, Any]], stored: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the package's pairwise ranking (intervals clustered by published cluster) differs from the
+    stored run's (clustered by respondent): the strengths are the same, the intervals may move a little,
+    and with them the ranks when ranking by the lower bound."""
+    mine = {r["proposal_id"]: r for r in published}
+    theirs = {r["proposal_id"]: r for r in stored}
+    common = mine.keys() & theirs.keys()
+    moved = [abs(mine[i][c] - theirs[i][c]) for i in common for c in ("ci_low", "ci_high")
+             if mine[i].get(c) is not None and theirs[i].get(c) is not None]
+    return {"same_proposals_and_scores": mine.keys() == theirs.keys()
+            and all(mine[i]["score"] == theirs[i]["score"] for i in common),
+            "largest_interval_change": round(max(moved, default=0.0), 6),
+            "ranks_changed": sum(mine[i]["rank"] != theirs[i]["rank"] for i in common)}
 
 
 def _weighting(inputs: pipeline.CellInputs) -> tuple[list[str], list[str]]:
@@ -474,6 +511,7 @@ def reproduce_command(info: ExportInfo, run: m.RankingRun | None) -> str:
 
 _TYPES = {  # Frictionless field types of every published column (anything else is a string)
     "proposal_id": "integer", "merged_into_id": "integer", "from_fixed_list": "integer", "respondent_id": "integer",
+    "cluster_id": "integer",
     "cell": "integer", "respondents": "integer", "exposures": "integer", "supporters": "integer", "n": "integer",
     "sum": "integer", "sumsq": "integer", "winner_id": "integer", "loser_id": "integer", "wins": "integer",
     "target": "number", "rank": "integer", "score": "number", "ci_low": "number", "ci_high": "number",
@@ -491,7 +529,7 @@ def _keys(name: str, kind: str) -> dict[str, Any]:
     run = {"fields": ["run_id"], "reference": {"resource": "runs", "fields": ["run_id"]}}
     if name == "statistics.csv":
         if kind == "pairwise":
-            return {"primaryKey": ["respondent_id", "winner_id", "loser_id"],
+            return {"primaryKey": ["cluster_id", "winner_id", "loser_id"],
                     "foreignKeys": [cell, proposal("winner_id"), proposal("loser_id")]}
         return {"primaryKey": ["proposal_id", "cell"], "foreignKeys": [_PROPOSALS, cell]}
     return {
@@ -527,11 +565,20 @@ def disclosure_summary(info: ExportInfo, pub: Published) -> dict[str, Any]:
         "residual_risk": round(max(cells.risk_after, people.risk_after), 6),
         "risk_definition": "share of respondents in classes of fewer than k respondents on the published attributes",
         "method": "local recoding: state to region to suppressed, vote counts to wider bands, rare sectors to "
-                  "'other', then suppression; attributes the ranking's weights depend on are kept exact",
+                  "'other', then suppression (pairwise: a withheld number of comparisons means the respondent's "
+                  "rows are pooled into a pseudo-cluster of at least k); attributes the ranking's weights depend on "
+                  "are kept exact",
         "files": {"respondents.csv": figures(people), "cells.csv and statistics.csv": figures(cells)},
         "ranking_inputs": "per-cell sufficient statistics (cells.csv, statistics.csv); respondents.csv is "
                           "protected microdata that the ranking does not read",
         "ranking_matches_published_run": pub.matches_run,
+        **({"pairwise_clusters": {
+            **pub.clustering,
+            "note": "statistics.csv is per cluster: one respondent, or a pseudo-cluster pooling at least k "
+                    "respondents of a cell whose number of comparisons would single them out. Scores do not "
+                    "depend on the clustering; the intervals (and ranks by their lower bound) are those of the "
+                    "published clusters, so they may differ slightly from the stored run's, by the figures "
+                    "given here."}} if pub.clustering is not None else {}),
     }
 
 
@@ -547,7 +594,8 @@ def _datapackage(info: ExportInfo, run: m.RankingRun | None, pub: Published) -> 
         ("cells.csv", CELL_COLUMNS, "Weighting cells of the published ranking (sector and generalised state) with their "
          "number of respondents; every cell holds k respondents unless its sector alone is smaller."),
         ("statistics.csv", statistics, "Sufficient statistics of the votes per proposal and weighting cell (pairwise: "
-         "per respondent, numbered by content, and ordered pair), from which idmx rank reproduces ranking.csv."),
+         "per cluster, numbered by content, and ordered pair; a cluster is one respondent or a pseudo-cluster of at "
+         "least k respondents), from which idmx rank reproduces ranking.csv."),
         ("targets.csv", TARGET_COLUMNS, "Weighting targets of the published ranking."),
         ("ranking.csv", tuple(ranking), "The published ranking, as idmx rank writes it from cells.csv, statistics.csv "
          "and targets.csv."),

@@ -8,8 +8,11 @@ Files (UTF-8, comma separated, one header row; a byte-order mark is tolerated):
   categories; ``cell`` numbers them 0..C-1 in that order.
 * ``statistics.csv``: the sufficient statistics of the vote mode per proposal and cell: approval
   ``proposal_id,cell,exposures,supporters``, rating ``proposal_id,cell,n,sum,sumsq``; pairwise, whose
-  intervals are clustered by respondent, ``respondent_id,cell,winner_id,loser_id,wins`` per
-  respondent (numbered by content, as `files.canonical_fingerprint` numbers them) and ordered pair.
+  intervals are clustered, ``cluster_id,cell,winner_id,loser_id,wins`` per cluster (numbered by
+  content, as `files.canonical_fingerprint` numbers respondents) and ordered pair. A cluster is one
+  respondent, or a pseudo-cluster pooling at least k respondents of the cell whose number of
+  comparisons would single them out: the strengths do not depend on the clustering, the
+  cluster-robust intervals are those of the published clusters.
 
 The export (`idmx.exports.services`) and the reader build `CellInputs` through the same functions
 (`statistics_inputs`, `cluster_inputs`), so the published ranking is bit for bit what `idmx rank`
@@ -41,7 +44,8 @@ __all__ = [
     "statistics_lines",
 ]
 
-CLUSTER_COLUMNS = ("respondent_id", "cell", "winner_id", "loser_id", "wins")
+CLUSTER_COLUMNS = ("cluster_id", "cell", "winner_id", "loser_id", "wins")
+_IN_STATS = {"cluster_id": "respondent_id"}  # the file's name -> the pipeline's (a cluster counts as one)
 
 
 def statistics_columns(method: str) -> tuple[str, ...]:
@@ -81,9 +85,9 @@ def statistics_inputs(method: str, variables: list[str], cells: pd.DataFrame, st
 
 def cluster_inputs(method: str, variables: list[str], cells: pd.DataFrame, respondent_cell: np.ndarray,
                    rows: np.ndarray, targets: pd.DataFrame | None) -> tuple[CellInputs, str, np.ndarray]:
-    """Pairwise: each respondent's cell (respondents as positions 0..N-1) and the comparisons
-    ``rows`` (respondent position, winner, loser; one row per comparison) -> inputs, their format 2
-    fingerprint and each respondent's canonical number."""
+    """Pairwise: each cluster's cell (clusters, i.e. respondents or the package's pseudo-clusters, as
+    positions 0..N-1) and the comparisons ``rows`` (cluster position, winner, loser; one row per
+    comparison) -> inputs, their format 2 fingerprint and each cluster's canonical number."""
     cells = _cells(cells, variables)
     targets = _targets(targets)
     rows = np.asarray(rows, dtype=np.int64)
@@ -108,7 +112,8 @@ def cell_lines(cells: pd.DataFrame, variables: list[str]) -> list[tuple]:
 def statistics_lines(inputs: CellInputs) -> np.ndarray:
     """Rows of statistics.csv as one int64 array in the file's column order."""
     columns = statistics_columns(inputs.method)
-    return np.column_stack([inputs.stats[c].to_numpy(dtype=np.int64) for c in columns]) if len(inputs.stats) \
+    return np.column_stack([inputs.stats[_IN_STATS.get(c, c)].to_numpy(dtype=np.int64) for c in columns]) \
+        if len(inputs.stats) \
         else np.zeros((0, len(columns)), dtype=np.int64)
 
 
@@ -182,15 +187,15 @@ def rank_published(cells_path: str | Path, statistics_path: str | Path, method: 
         read = files.read_targets(targets_path, holder)
         targets = read.frame if read is not None else None
     if kind_of(method) == "pairwise":
-        respondent, first = np.unique(stats["respondent_id"].to_numpy(), return_index=True)
-        position = np.searchsorted(respondent, stats["respondent_id"].to_numpy())
-        respondent_cell = stats["cell"].to_numpy()[first]
-        if not np.array_equal(respondent_cell[position], stats["cell"].to_numpy()):
-            raise InputFileError(str(statistics_path), "a respondent's rows name two cells", column="cell")
+        cluster, first = np.unique(stats["cluster_id"].to_numpy(), return_index=True)
+        position = np.searchsorted(cluster, stats["cluster_id"].to_numpy())
+        cluster_cell = stats["cell"].to_numpy()[first]
+        if not np.array_equal(cluster_cell[position], stats["cell"].to_numpy()):
+            raise InputFileError(str(statistics_path), "a cluster's rows name two cells", column="cell")
         wins = stats["wins"].to_numpy()
         rows = np.column_stack([np.repeat(position, wins), np.repeat(stats["winner_id"].to_numpy(), wins),
                                 np.repeat(stats["loser_id"].to_numpy(), wins)])
-        inputs, fingerprint, _number = cluster_inputs(method, variables, cells, respondent_cell, rows, targets)
+        inputs, fingerprint, _number = cluster_inputs(method, variables, cells, cluster_cell, rows, targets)
     else:
         if stats.duplicated(["proposal_id", "cell"]).any():
             raise InputFileError(str(statistics_path), "one row per proposal and cell, please")
