@@ -35,6 +35,10 @@ def test_the_rankings_job_stores_each_final_run_once(db, settings):
     done = worker.refresh_rankings(db, settings)
     assert [(job.slug, job.final) for job, run_id in done if run_id] == [(c.slug, True)]
     assert worker.refresh_rankings(db, settings) == [] and _runs(db) == 1
+    # With the intervals of its ranks, so that no visitor waits for them.
+    (stored,) = f.rows(db, m.RunRankIntervals)
+    (run,) = f.rows(db, m.RankingRun)
+    assert stored.run_id == run.id and len(stored.low) == len(run.results) == 2
 
 
 def test_the_rankings_job_flags_scripted_respondents_first_and_stores_the_run_without_them(db, settings):

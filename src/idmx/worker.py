@@ -9,7 +9,9 @@ nothing is lost when the worker restarts: each run computes what is due now.
 * ``rankings`` (every minute): stores the runs that results pages show (`ranking.services.refresh_due`):
   the final run of every consultation that closed, and a fresh run of every live one every few minutes.
   Pages never compute a ranking themselves.
-  Just before, the consultation's suspicious respondents are flagged, so the run without them is current.
+  Just before, the consultation's suspicious respondents are flagged, so the run without them is current;
+  just after, the intervals of the new runs' ranks are stored (`ranking.services.store_rank_intervals`:
+  a second of simulation for a national run that no visitor should wait for).
 * ``flags`` (every 5 minutes): flags the fast and patterned respondents of open consultations
   (`ranking.flags`), for the staff moderation view.
 * ``comparisons`` (every 30 s): recounts how often each proposal of an open pairwise consultation was
@@ -67,6 +69,7 @@ def refresh_rankings(db: Database, settings: Settings) -> object:
     done = rankings.refresh_due(db, clock.now(), prepare=flags.flag_consultation)
     for job, run_id in done:
         log.info("ranking %s: %s", job.slug, f"run {run_id}" if run_id is not None else "nothing to rank yet")
+    rankings.store_rank_intervals(db)
     return done
 
 

@@ -102,6 +102,42 @@ def test_every_rank_has_its_interval_on_the_page_the_csv_and_the_api(client, db)
         assert by_id[r["proposal_id"]].endswith(f",{r['rank_low']},{r['rank_high']}")
 
 
+def test_rank_intervals_are_stored_by_the_worker_and_read_by_every_page(client, db):
+    c, _ids = _world(db)
+    run = runs.latest_run(db, c.id)
+    computed = runs.run_rank_intervals(db, run)  # before the worker reached it: computed on request
+    assert runs.store_rank_intervals(db) == [run.id]
+    assert runs.store_rank_intervals(db) == []  # once per run
+    with db.read() as s:
+        stored = s.get(m.RunRankIntervals, run.id)
+        assert stored.confidence == run.params["confidence"]
+        assert list(zip(stored.low, stored.high)) == [computed[r["proposal_id"]] for r in run.results]
+    # The pages read the stored row: replaced by recognisable values, those are what they show.
+    n = len(run.results)
+    assert set(computed.values()) == {(1, n)}  # three close proposals: any could be first
+    marked = {r["proposal_id"]: (2, n) for r in run.results}
+    with db.write() as s:
+        s.execute(m.RunRankIntervals.__table__.update().where(m.RunRankIntervals.run_id == run.id)
+                  .values(low=[2] * n, high=[n] * n))
+    assert runs.run_rank_intervals(db, run) == marked
+    html = client.get(f"/c/{c.slug}/results").text
+    assert f"(2–{n})" in html and f"(1–{n})" not in html
+    body = client.get(f"/c/{c.slug}/results/ranking.csv").content.decode("utf-8-sig").splitlines()
+    assert all(line.endswith(f",2,{n}") for line in body[1:])
+    api = client.get(f"/api/v1/consultations/{c.slug}/runs/{run.id}").json()["results"]
+    assert {(r["rank_low"], r["rank_high"]) for r in api} == {(2, n)}
+    # A row that does not fit its run (another confidence) is not trusted.
+    with db.write() as s:
+        s.execute(m.RunRankIntervals.__table__.update().where(m.RunRankIntervals.run_id == run.id)
+                  .values(confidence=0.5))
+    assert runs.run_rank_intervals(db, run) == computed
+    # It goes with its run.
+    with db.write() as s:
+        s.execute(m.RankingRun.__table__.delete().where(m.RankingRun.id == run.id))
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.RunRankIntervals)) == 0
+
+
 def test_a_run_made_before_closing_is_replaced_once_after_closing(client, db):
     c, _ = _world(db)
     with db.write() as s:

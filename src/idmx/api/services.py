@@ -33,7 +33,7 @@ from idmx.monitoring import services as monitoring
 from idmx.plans import policy
 from idmx.plans import services as plan_store
 from idmx.plans.services import answer_of
-from idmx.ranking import rank_intervals
+from idmx.ranking import services as ranking_runs
 
 PREFIX = "/api/v1"
 
@@ -247,7 +247,7 @@ def run(s: Session, slug: str, run_id: int, now: datetime) -> out.Run:
     titles = dict(s.execute(select(m.Proposal.id, m.Proposal.title).where(
         m.Proposal.consultation_id == c.id, m.Proposal.status == m.ProposalStatus.published)).all())
     results = []
-    intervals = rank_intervals.for_results(found.results, found.params.get("confidence", 0.95))
+    intervals = ranking_runs.rank_intervals_of(s, found)
     for row in found.results:
         pid = int(row["proposal_id"])
         rank = row.get("rank")

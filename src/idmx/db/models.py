@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -570,6 +571,21 @@ class RankingRun(Base):
         CheckConstraint("length(fingerprint) = 64", name="fingerprint_sha256"),
         Index("ix_ranking_runs_latest", "consultation_id", "method", "excludes_flagged", "created_at"),
     )
+
+
+class RunRankIntervals(Base):
+    """The interval of every rank of a run (`idmx.ranking.rank_intervals`), stored by the worker after
+    the run so that no visitor pays for the simulation (a second for a national run); pages compute
+    it only for a run the worker has not reached yet. ``low`` and ``high`` follow the order of the
+    run's ``results``, at ``confidence`` (the run's)."""
+
+    __tablename__ = "run_rank_intervals"
+    run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id", ondelete="CASCADE"), primary_key=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    low: Mapped[list[int]] = mapped_column(JSON)
+    high: Mapped[list[int]] = mapped_column(JSON)
+
+    __table_args__ = (CheckConstraint("confidence > 0 AND confidence < 1", name="confidence_range"),)
 
 
 @event.listens_for(RankingRun, "before_update")

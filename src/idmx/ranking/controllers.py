@@ -24,8 +24,8 @@ from idmx.errors import NotFound
 from idmx.formats.safety import csv_lines
 from idmx.i18n import format_number
 from idmx.i18n import gettext as _
-from idmx.ranking import rank_intervals, views
 from idmx.ranking import services as runs
+from idmx.ranking import views
 from idmx.web import page
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class ResultsController(Controller):
         rows, comparison, mix, chart = [], {"codes": [], "rows": []}, [], None
         segment = request.query_params.get("segment", "")
         if run is not None:
-            rows = views.ranked_rows(run.results, runs.titles(db, c.id), criterion, run.params.get("confidence", 0.95))
+            rows = views.ranked_rows(run.results, runs.titles(db, c.id), criterion, runs.run_rank_intervals(db, run))
             comparison = views.comparison(rows, run.segment_ranks)
             if segment not in comparison["codes"]:
                 segment = ""
@@ -89,7 +89,7 @@ class ResultsController(Controller):
         header = (["rank", "proposal_id", "title", "score", "ci_low", "ci_high", "n_eff", "n_votes"]
                   + (["theta"] if pairwise else []) + ["rank_low", "rank_high"])
         results = run.results if run else []
-        intervals = rank_intervals.for_results(results, run.params.get("confidence", 0.95)) if run else {}
+        intervals = runs.run_rank_intervals(db, run) if run else {}
         body = csv_lines(header, (
             [r["rank"], r["proposal_id"], titles.get(int(r["proposal_id"]), ""), r["score"], r["ci_low"], r["ci_high"],
              r["n_eff"], r["n_votes"]] + ([r.get("theta")] if pairwise else []) + list(intervals[r["proposal_id"]])

@@ -1,6 +1,7 @@
 """Ranking runs from the database: read a consultation's inputs in one snapshot, compute outside the
-transaction (`idmx.ranking.pipeline.compute_ranking`), store an immutable `RankingRun`; and write those
-inputs as files so `idmx rank` on them reproduces a stored run.
+transaction (`idmx.ranking.pipeline.compute_ranking`), store an immutable `RankingRun` (and, later, the
+intervals of its ranks: `store_rank_intervals`); and write those inputs as files so `idmx rank` on them
+reproduces a stored run.
 
 Approval and rating read the sufficient statistics per proposal and weighting cell that the database's
 triggers keep (`idmx.ranking.tallies`, read by `queries.tally_rows`), fingerprinted as statistics
@@ -17,19 +18,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 import idmx
 from idmx import clock, votemodes
 from idmx.db import Database
 from idmx.db import models as m
+from idmx.db.upsert import insert_for
 from idmx.errors import NotFound
 from idmx.i18n import gettext as _
 from idmx.i18n import localised
-from idmx.ranking import files, queries
+from idmx.ranking import files, queries, rank_intervals
 from idmx.ranking.pipeline import (
     CellInputs,
     RunParams,
@@ -219,6 +223,46 @@ def latest_run(db: Database, consultation_id: int, method: str | None = None, *,
     stmt = stmt.order_by(m.RankingRun.created_at.desc(), m.RankingRun.id.desc()).limit(1)
     with db.read() as s:
         return s.scalar(stmt)
+
+
+def rank_intervals_of(s: Session, run: m.RankingRun) -> dict[Any, tuple[int, int]]:
+    """``{proposal_id: (low, high)}``: the interval of each rank of ``run``, as the worker stored it, or
+    computed now (and kept per process) for a run it has not reached yet; the same numbers either way."""
+    confidence = run.params.get("confidence", 0.95)
+    stored = s.get(m.RunRankIntervals, run.id)
+    if stored is not None and stored.confidence == confidence and len(stored.low) == len(run.results):
+        return {row["proposal_id"]: (lo, hi) for row, lo, hi in zip(run.results, stored.low, stored.high)}
+    return rank_intervals.for_results(run.results, confidence)
+
+
+def run_rank_intervals(db: Database, run: m.RankingRun) -> dict[Any, tuple[int, int]]:
+    with db.read() as s:
+        return rank_intervals_of(s, run)
+
+
+def store_rank_intervals(db: Database, limit: int = 20) -> list[int]:
+    """Compute and store the rank intervals of the newest runs that have none, at most ``limit`` of them
+    (older runs are filled in over the following calls): the worker's step after the rankings. Each is
+    computed outside any transaction and inserted once (a concurrent worker's row wins)."""
+    with db.read() as s:
+        missing = s.scalars(select(m.RankingRun.id)
+                            .where(~exists().where(m.RunRankIntervals.run_id == m.RankingRun.id))
+                            .order_by(m.RankingRun.id.desc()).limit(limit)).all()
+    done = []
+    for run_id in missing:
+        with db.read() as s:
+            run = s.get(m.RankingRun, run_id)
+            if run is None:
+                continue
+            results, confidence = run.results, float(run.params.get("confidence", 0.95))
+        found = rank_intervals.for_results(results, confidence)
+        low = [found[row["proposal_id"]][0] for row in results]
+        high = [found[row["proposal_id"]][1] for row in results]
+        with db.write() as s:
+            s.execute(insert_for(s, m.RunRankIntervals.__table__).on_conflict_do_nothing(),
+                      [{"run_id": run_id, "confidence": confidence, "low": low, "high": high}])
+        done.append(run_id)
+    return done
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,13 @@ class Row:
 
 
 def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str = "lower",
-                confidence: float = 0.95) -> list[Row]:
+                intervals: dict[Any, tuple[int, int]] | None = None) -> list[Row]:
     """The run's results ordered by the chosen criterion (lower end of the interval, or point), each
-    with the interval of its rank at the run's ``confidence``."""
+    with the interval of its rank (``intervals``, `services.rank_intervals_of`; computed at 95 % if
+    not given)."""
     if not results:
         return []
-    intervals = rank_intervals.for_results(results, confidence)
+    intervals = intervals if intervals is not None else rank_intervals.for_results(results)
     frame = pd.DataFrame(results)
     ordered = rank(frame.drop(columns=["rank"], errors="ignore"), by="lower" if criterion not in CRITERIA else criterion)
     return [
