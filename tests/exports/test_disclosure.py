@@ -120,6 +120,32 @@ def test_pseudo_clusters_pool_at_least_k_respondents_of_one_group():
         assert len(members) < 10  # as many clusters as k allows: the intervals keep their degrees of freedom
 
 
+def test_the_pairwise_clusters_of_100000_respondents_reach_k():
+    categories, votes = synthetic_respondents(100_000, seed=23)
+    t = time.perf_counter()
+    clusters = data.protected_clusters(categories, votes, ["segment", "state"], ["segment"], 5)
+    seconds = time.perf_counter() - t
+    p = clusters.protection
+    figures = clusters.figures()
+    print(f"\n100,000 pairwise respondents: risk before {p.risk_before:.4f}, after {p.risk_after}; "
+          f"{figures}; {seconds:.2f} s")
+    assert p.risk_before > 0.1 and p.risk_after == 0
+    # What statistics.csv shows of each cluster: its cell and its number of comparisons. A cluster in a
+    # class of fewer than k clusters on those must pool at least k respondents of that cell.
+    members = np.bincount(clusters.cluster)
+    published = pd.DataFrame({"cell": clusters.cluster_cell,
+                              "comparisons": np.bincount(clusters.cluster, weights=votes).astype(np.int64)})
+    rare = (published.groupby(["cell", "comparisons"])["cell"].transform("size") < 5).to_numpy()
+    assert rare.any() and (members[rare] >= 5).all()
+    assert (members[members > 1] >= 5).all() and (members[members > 1] < 10).all()
+    # A cluster never mixes cells: its rows carry its members' own cell.
+    assert np.array_equal(clusters.cluster_cell[clusters.cluster], clusters.respondent_cell)
+    assert members.sum() == 100_000 and figures["pooled_respondents"] == int(members[members > 1].sum())
+    # The weights depend on the sector: it stays exact.
+    assert set(clusters.cells["segment"]) == set(categories["segment"])
+    assert seconds < 30
+
+
 @pytest.fixture
 def demo_package(db: Database, tmp_path: Path) -> dict[str, Path]:
     seeding.seed_demo(db)

@@ -284,21 +284,12 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
         position = pipeline.vote_respondents(read.rows, read.respondent_ids)
         counts = np.bincount(position, minlength=len(read.respondent_ids))
         categories = {v: inputs.cells[v].to_numpy(dtype=object)[read.respondent_cells] for v in variables}
-        frame = pd.DataFrame({**categories, "votes": counts.astype(str)})
-        cells_protection = disclosure.protect(frame, [*variables, "votes"], k, _cluster_steps(), fixed=fixed,
-                                              may_suppress=False)
-        labels = cells_protection.frame[variables]
-        cells = pipeline.cells_frame(labels, variables)
-        respondent_cell = pipeline._cell_codes(cells, labels, variables)
-        pooled = cells_protection.frame["votes"].to_numpy() == disclosure.SUPPRESSED
-        cluster = disclosure.pseudo_clusters(pooled, respondent_cell, k)
-        cluster_cell = np.zeros(int(cluster.max()) + 1 if len(cluster) else 0, dtype=np.int64)
-        cluster_cell[cluster] = respondent_cell
-        rows = np.column_stack([cluster[position], read.rows[:, 1], read.rows[:, 2]])
+        clusters = protected_clusters(categories, counts, variables, fixed, k)
+        cells_protection = clusters.protection
+        rows = np.column_stack([clusters.cluster[position], read.rows[:, 1], read.rows[:, 2]])
         protected, fingerprint, _number = published_inputs.cluster_inputs(
-            info.method, variables, cells, cluster_cell, rows, inputs.targets)
-        clustering = {"clusters": len(cluster_cell), "pooled_respondents": int(pooled.sum()),
-                      "pseudo_clusters": len(cluster_cell) - int((~pooled).sum())}
+            info.method, variables, clusters.cells, clusters.cluster_cell, rows, inputs.targets)
+        clustering = clusters.figures()
         people = pd.DataFrame({**categories, "votes": counts}).value_counts().rename("respondents").reset_index()
     else:
         clustering = None
@@ -327,6 +318,40 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
             clustering |= clustering_change(ranking, run.results)
     return Published(protected, fingerprint, respondents, cells_protection, respondents_protection, ranking, matches,
                      params.confidence, clustering)
+
+
+@dataclass
+class Clusters:
+    """Pairwise: the published cells and clusters of the respondents (positions 0..N-1)."""
+
+    protection: disclosure.Protection  # on the weighting variables and the number of comparisons
+    cells: pd.DataFrame  # the published weighting cells (`pipeline.cells_frame`)
+    respondent_cell: np.ndarray  # each respondent's published cell
+    cluster: np.ndarray  # each respondent's cluster, 0..G-1
+    cluster_cell: np.ndarray  # each cluster's cell
+    pooled: np.ndarray  # the respondents whose number of comparisons is withheld (in pseudo-clusters)
+
+    def figures(self) -> dict[str, Any]:
+        return {"clusters": len(self.cluster_cell), "pooled_respondents": int(self.pooled.sum()),
+                "pseudo_clusters": len(self.cluster_cell) - int((~self.pooled).sum())}
+
+
+def protected_clusters(categories: dict[str, np.ndarray], counts: np.ndarray, variables: list[str],
+                       fixed: list[str], k: int) -> Clusters:
+    """Each respondent's published cell and cluster, from their categories and number of comparisons:
+    the state generalised until the classes on (cell, number of comparisons) hold ``k``, then the
+    respondents still in small classes pooled per cell into pseudo-clusters of at least ``k``."""
+    frame = pd.DataFrame({**categories, "votes": np.asarray(counts).astype(str)})
+    protection = disclosure.protect(frame, [*variables, "votes"], k, _cluster_steps(), fixed=fixed,
+                                    may_suppress=False)
+    labels = protection.frame[variables]
+    cells = pipeline.cells_frame(labels, variables)
+    respondent_cell = pipeline._cell_codes(cells, labels, variables)
+    pooled = protection.frame["votes"].to_numpy() == disclosure.SUPPRESSED
+    cluster = disclosure.pseudo_clusters(pooled, respondent_cell, k)
+    cluster_cell = np.zeros(int(cluster.max()) + 1 if len(cluster) else 0, dtype=np.int64)
+    cluster_cell[cluster] = respondent_cell
+    return Clusters(protection, cells, respondent_cell, cluster, cluster_cell, pooled)
 
 
 def clustering_change(published: list[dict[str, Any]], stored: list[dict[str, Any]]) -> dict[str, Any]:
