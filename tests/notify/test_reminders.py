@@ -180,6 +180,40 @@ def test_the_due_page_shows_each_institution_its_own_and_the_central_team_all(cl
         assert "Censo por localidad" not in client.get("/staff/due/").text  # 20 business days away: not due yet
 
 
+def _sign_out(client):
+    client.post("/staff/logout", data={"_csrf_token": client.cookies.get("idmx_csrf")},
+                headers={"x-csrftoken": client.cookies.get("idmx_csrf")})
+
+
+def test_the_dashboard_leads_with_what_is_due(client, db, plan):
+    with clock.frozen(day_with(3, plan["answer_by"])):
+        login(client, "admin@semarnat.gob.mx")
+        own = client.get("/staff/")
+        assert own.status_code == 200 and 'id="due-summary"' in own.text
+        assert own.text.index('id="due-summary"') < own.text.index(">Consultas</h2>")  # before the consultations
+        assert f'href="/staff/plan/{plan["own"]}"' in own.text and "Censo por localidad" not in own.text
+        words = " ".join(own.text.split())
+        assert "0 partidas del plan están vencidas. 1 partida del plan vence en los próximos diez días hábiles." in words
+        assert "responder a más tardar el 3 de mayo de 2027; quedan 3 días hábiles" in words
+        assert 'href="/staff/due"' in own.text
+        _sign_out(client)
+        login(client, "central@idmx.gob.mx")
+        every = client.get("/staff/")
+        assert TITLE in every.text and "Censo por localidad" in every.text and "(SEMARNAT)" in every.text
+        _sign_out(client)
+        login(client, "mod@semarnat.gob.mx")  # moderators keep no plan: no due list, no link to one
+        moderator = client.get("/staff/")
+        assert moderator.status_code == 200 and 'id="due-summary"' not in moderator.text
+        _sign_out(client)
+    with clock.frozen(datetime.combine(plan["answer_by"] + timedelta(days=1), datetime.min.time(),
+                                       tzinfo=clock.MEXICO_CITY).replace(hour=12)):
+        login(client, "admin@semarnat.gob.mx")
+        late = " ".join(client.get("/staff/").text.split())
+        assert "1 partida del plan está vencida." in late and "vencida desde" in late
+    with clock.frozen(START):  # 20 business days away: nothing due yet
+        assert "Nada vence en los próximos diez días hábiles." in client.get("/staff/").text
+
+
 def test_the_worker_lists_the_new_jobs(db, settings):
     names = [job.name for job in worker.JOBS]
     assert {"reminders", "publications", "snapshots", "outbox"} <= set(names)

@@ -1,4 +1,4 @@
-"""The staff dashboard and the central team's audit log."""
+"""The staff dashboard (consultations, and what is due) and the central team's audit log."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from idmx import clock
-from idmx.accounts.guards import ALL_STAFF, CENTRAL, principal_of, staff_guard
+from idmx.accounts.guards import ADMINS, ALL_STAFF, CENTRAL, principal_of, staff_guard
 from idmx.db import Database
+from idmx.reminders import services as reminders
 from idmx.staff import forms, services
 from idmx.web import page
 
@@ -20,7 +21,10 @@ class StaffController(Controller):
     @get("/", name="staff:dashboard", opt={"roles": ALL_STAFF}, sync_to_thread=True)
     def dashboard(self, request: Request, db: NamedDependency[Database]) -> Template:
         me = principal_of(request)
-        return page(request, "staff/dashboard.html", {"me": me, "rows": services.dashboard_rows(db, me, clock.now())})
+        # What is due comes first for those who answer for the plan (moderators have no plan to keep).
+        due = reminders.due_items(db, me) if me.role in ADMINS else None
+        return page(request, "staff/dashboard.html",
+                    {"me": me, "rows": services.dashboard_rows(db, me, clock.now()), "due": due, "due_shown": 5})
 
 
 class AuditLogController(Controller):
