@@ -6,7 +6,7 @@ This module imports neither the web framework nor the database, so pure domain c
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DomainError", "NotFound"]
+__all__ = ["Busy", "Conflict", "DomainError", "NotFound"]
 
 
 class DomainError(Exception):
@@ -29,3 +29,12 @@ class Conflict(DomainError):
 class NotFound(DomainError):
     status_code = 404
 
+
+class Busy(DomainError):
+    """Too much of the same heavy work is under way: nothing was done; try again after ``retry_after`` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int = 30):
+        super().__init__(message)
+        self.retry_after = retry_after

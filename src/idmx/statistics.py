@@ -101,6 +101,10 @@ class RankingError(ValueError):
     """Invalid input to a ranking computation, or a computation that cannot succeed."""
 
 
+class NothingToRank(RankingError):
+    """No votes on published proposals (yet): nothing to rank, and nothing about respondents to publish."""
+
+
 # --------------------------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shlex
+import time
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -282,3 +283,54 @@ def test_data_page_and_downloads_over_http(db: Database, client):
         assert r.status_code == 409 and "still open" in r.text, path
     assert client.get("/c/borrador-http/data").status_code == 404
     assert client.get("/c/no-existe/data").status_code == 404
+
+
+def test_downloads_build_the_protected_files_one_at_a_time_and_rank_them_once(db: Database, client, monkeypatch):
+    from tests.exports.test_privacy import sensitive_world
+
+    sensitive_world(db, m.VotingMethod.rating, slug="datos-ocupados")
+    monkeypatch.setattr(data, "BUILD_WAIT_S", 0.3)
+    assert data._BUILDS.acquire(timeout=5)  # another download is building right now
+    try:
+        started = time.monotonic()
+        r = client.get("/c/datos-ocupados/data/statistics.csv", headers={"Accept-Language": "en"})
+        assert time.monotonic() - started < 3
+        assert r.status_code == 503 and r.headers["retry-after"] == "30"
+        assert "Many people are downloading" in r.text and "Nothing is lost" in r.text
+        zipped = client.get("/c/datos-ocupados/data/idmx-datos-ocupados-datos.zip")
+        assert zipped.status_code == 503 and not zipped.content.startswith(b"PK")  # refused whole, not cut off
+        # Files that need no protection are served meanwhile.
+        assert client.get("/c/datos-ocupados/data/proposals.csv").status_code == 200
+    finally:
+        data._BUILDS.release()
+    assert client.get("/c/datos-ocupados/data/statistics.csv").status_code == 200
+
+    # The ranking of the same protected inputs is fitted once, and is what a fresh fit gives.
+    data._RANKINGS.clear()
+    info = data.package_info(db, "datos-ocupados")
+    first, second = data.prepare(db, info), data.prepare(db, info)
+    assert second.ranking is first.ranking and len(data._RANKINGS) == 1
+    params = data.run_params(info, data.published_run(db, info))
+    assert first.ranking == pipeline.compute_ranking(first.inputs, params, segments=False).rows
+
+
+@pytest.mark.parametrize("method", [m.VotingMethod.approval, m.VotingMethod.pairwise])
+def test_a_consultation_that_closed_without_votes_has_a_whole_empty_package(db: Database, client, tmp_path: Path,
+                                                                            method):
+    import frictionless
+
+    c = factories.consultation(db, "sin-votos", phase="closed", voting_method=method)
+    factories.proposals(db, c.id, ["Calidad del aire por estación"])
+    r = client.get("/c/sin-votos/data/idmx-sin-votos-datos.zip")
+    assert r.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        assert zf.namelist() == list(data.PACKAGE_FILES)
+        zf.extractall(tmp_path)
+    package = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["published_run"] is None and package["inputs_fingerprint"] is None
+    assert package["disclosure_control"]["residual_risk"] == 0
+    for name in ("respondents.csv", "cells.csv", "statistics.csv", "ranking.csv"):
+        assert len((tmp_path / name).read_text(encoding="utf-8-sig").splitlines()) == 1, name  # the header only
+    assert "Calidad del aire" in (tmp_path / "proposals.csv").read_text(encoding="utf-8-sig")
+    report = frictionless.validate(tmp_path / "datapackage.json")
+    assert report.valid, report.flatten(["resource", "type", "note"])[:10]

@@ -80,10 +80,11 @@ class ConsultationDataController(Controller):
                  settings: NamedDependency[Settings]) -> Response:
         _view, info = self._info(db, slug, settings.disclosure_k)
         name = filename
+        # The protected inputs are built before streaming starts, so a refusal is a whole answer.
         if name == info.zip_name:
-            body = data.zip_chunks(db, info)
+            body = data.zip_chunks(db, info, pub=data.prepare(db, info))
         elif name in data.DOWNLOADABLE:
-            body = data.file_chunks(db, info, name)
+            body = data.file_chunks(db, info, name, data.prepare(db, info, (name,)))
         else:
             raise NotFound(_("There is no such file in this consultation's data."))
         stem = name if name == info.zip_name else f"idmx-{info.slug}-{name}"

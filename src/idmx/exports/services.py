@@ -48,7 +48,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,7 +66,7 @@ from idmx import clock, votemodes
 from idmx.consultations import rules
 from idmx.db import Database
 from idmx.db import models as m
-from idmx.errors import Conflict, NotFound
+from idmx.errors import Busy, Conflict, NotFound
 from idmx.exports import disclosure
 from idmx.formats.safety import csv_lines
 from idmx.formats.xlsx import Sheet, xlsx_chunks
@@ -73,7 +75,7 @@ from idmx.institutions import services as institutions
 from idmx.ranking import files, pipeline, queries
 from idmx.ranking import published as published_inputs
 from idmx.ranking import services as ranking_runs
-from idmx.statistics import NOT_STATED
+from idmx.statistics import NOT_STATED, NothingToRank
 
 __all__ = [
     "COLUMNS",
@@ -82,6 +84,7 @@ __all__ = [
     "ExportInfo",
     "file_chunks",
     "package_info",
+    "prepare",
     "proposals_xlsx_chunks",
     "published",
     "write_directory",
@@ -122,6 +125,15 @@ DOWNLOADABLE = ("proposals.csv", "proposals.xlsx", "cells.csv", "statistics.csv"
 # Files that need the protected inputs (`published`), which read every vote row once.
 _NEEDS_PUBLISHED = {"respondents.csv", "cells.csv", "statistics.csv", "ranking.csv", "datapackage.json"}
 BATCH = 50_000
+# Protecting the respondents reads every vote row and re-ranks (a national pairwise consultation: seconds
+# and most of a gigabyte). One build at a time per process bounds what a crowd of downloads can take;
+# the others wait up to BUILD_WAIT_S, then get 503 with Retry-After. The ranking of the protected inputs
+# is kept by their fingerprint (it is a function of them), so repeated downloads do not fit it again.
+_BUILDS = threading.BoundedSemaphore(1)
+BUILD_WAIT_S = 10.0
+_RANKINGS: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+_RANKINGS_SIZE = 8
+_RANKINGS_LOCK = threading.Lock()
 LICENSE = {"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
            "title": "Creative Commons Attribution 4.0"}
 
@@ -227,7 +239,7 @@ class Published:
     """What the package publishes about respondents, computed once per package (`published`)."""
 
     inputs: pipeline.CellInputs  # the ranking's inputs over the protected cells
-    fingerprint: str  # of those inputs: what `idmx rank --cells --statistics` prints
+    fingerprint: str | None  # of those inputs: what `idmx rank --cells --statistics` prints (None: no votes)
     respondents: pd.DataFrame  # respondents.csv rows (protected microdata)
     cells_protection: disclosure.Protection
     respondents_protection: disclosure.Protection
@@ -276,6 +288,30 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
     at least ``k`` (`disclosure.pseudo_clusters`), which moves the package's intervals a little.
     """
     params = run_params(info, run)
+    try:
+        return _protected(db, info, run, params)
+    except NothingToRank:  # closed without a vote on a published proposal: the files say so, empty
+        return _nothing_published(info)
+
+
+def _nothing_published(info: ExportInfo) -> Published:
+    variables = list(queries.VARIABLES)
+    kind_columns = (("respondent_id", "winner_id", "loser_id", "cell", "wins") if info.kind == "pairwise"
+                    else ("proposal_id", "cell", *pipeline.VALUES[info.kind]))
+    cells = pd.DataFrame({**{v: pd.Series(dtype=object) for v in variables}, "respondents": pd.Series(dtype=np.int64)})
+    stats = pd.DataFrame({c: pd.Series(dtype=np.int64) for c in kind_columns})
+    inputs = pipeline.CellInputs(info.method, variables, cells, stats, None)
+
+    def nobody(columns: list[str]) -> disclosure.Protection:
+        return disclosure.Protection(pd.DataFrame(columns=columns), info.k, tuple(columns), 0.0, 0.0, 0, 0,
+                                     np.zeros(0, dtype=bool))
+
+    respondents = pd.DataFrame(columns=["respondent_id", "segment", "region", "state", "votes"])
+    return Published(inputs, None, respondents, nobody([*variables, *(["votes"] if info.kind == "pairwise" else [])]),
+                     nobody(["segment", "state", "votes"]), None, None)
+
+
+def _protected(db: Database, info: ExportInfo, run: m.RankingRun | None, params: pipeline.RunParams) -> Published:
     k = info.k
     if info.kind == "pairwise":
         read = ranking_runs.consultation_inputs(db, info.consultation_id, params)
@@ -311,7 +347,7 @@ def published(db: Database, info: ExportInfo, run: m.RankingRun | None) -> Publi
     respondents, respondents_protection = protected_respondents(people, k)
     ranking = matches = None
     if run is not None:
-        ranking = pipeline.compute_ranking(protected, params, segments=False).rows
+        ranking = _published_ranking(protected, fingerprint, params)
         # The same rows give the same file (rank intervals included: they derive from the rows).
         matches = ranking == run.results
         if clustering is not None:
@@ -352,6 +388,36 @@ def protected_clusters(categories: dict[str, np.ndarray], counts: np.ndarray, va
     cluster_cell = np.zeros(int(cluster.max()) + 1 if len(cluster) else 0, dtype=np.int64)
     cluster_cell[cluster] = respondent_cell
     return Clusters(protection, cells, respondent_cell, cluster, cluster_cell, pooled)
+
+
+def _published_ranking(inputs: pipeline.CellInputs, fingerprint: str, params: pipeline.RunParams) -> list[dict[str, Any]]:
+    """The ranking of the protected inputs, computed once per process for each (fingerprint, parameters)."""
+    key = (fingerprint, repr(params))
+    with _RANKINGS_LOCK:
+        found = _RANKINGS.get(key)
+        if found is not None:
+            _RANKINGS.move_to_end(key)
+            return found
+    rows = pipeline.compute_ranking(inputs, params, segments=False).rows
+    with _RANKINGS_LOCK:
+        _RANKINGS[key] = rows
+        while len(_RANKINGS) > _RANKINGS_SIZE:
+            _RANKINGS.popitem(last=False)
+    return rows
+
+
+def prepare(db: Database, info: ExportInfo, names: tuple[str, ...] = ()) -> Published | None:
+    """The protected inputs that ``names`` (default: the whole package) need, built before a download
+    starts streaming, so that a refusal (busy, or data that changed under it) is a proper answer."""
+    if not _NEEDS_PUBLISHED & set(names or PACKAGE_FILES):
+        return None
+    if not _BUILDS.acquire(timeout=BUILD_WAIT_S):
+        raise Busy(_("Many people are downloading this consultation's data right now. Nothing is lost: "
+                     "please try again in a minute."), retry_after=30)
+    try:
+        return published(db, info, published_run(db, info))
+    finally:
+        _BUILDS.release()
 
 
 def clustering_change(published: list[dict[str, Any]], stored: list[dict[str, Any]]) -> dict[str, Any]:
@@ -672,12 +738,13 @@ def _file(s: Session, info: ExportInfo, name: str, runs: list[m.RankingRun], pub
     raise NotFound(_("There is no such file in this consultation's data."))
 
 
-def _package(db: Database, info: ExportInfo, names: tuple[str, ...]) -> Iterator[tuple[str, Iterator[str]]]:
-    """(file name, its chunks) for each of ``names``. The protected inputs come from one snapshot of
-    the ranking's inputs, the other files from another (a closed consultation takes no votes)."""
-    pub = None
-    if _NEEDS_PUBLISHED & set(names):
-        pub = published(db, info, published_run(db, info))
+def _package(db: Database, info: ExportInfo, names: tuple[str, ...],
+             pub: Published | None = None) -> Iterator[tuple[str, Iterator[str]]]:
+    """(file name, its chunks) for each of ``names``. The protected inputs (``pub``, from `prepare`, or
+    built here) come from one snapshot of the ranking's inputs, the other files from another (a closed
+    consultation takes no votes)."""
+    if pub is None:
+        pub = prepare(db, info, names)
     with db.read() as s:
         queries.consistent_snapshot(s)
         runs = _runs(s, info)
@@ -685,14 +752,14 @@ def _package(db: Database, info: ExportInfo, names: tuple[str, ...]) -> Iterator
             yield name, _file(s, info, name, runs, pub)
 
 
-def file_chunks(db: Database, info: ExportInfo, name: str) -> Iterator[bytes]:
-    """One of the `DOWNLOADABLE` files on its own, as UTF-8 chunks."""
+def file_chunks(db: Database, info: ExportInfo, name: str, pub: Published | None = None) -> Iterator[bytes]:
+    """One of the `DOWNLOADABLE` files on its own, as UTF-8 chunks (``pub``: `prepare`'s, if built already)."""
     if name not in DOWNLOADABLE:
         raise NotFound(_("There is no such file in this consultation's data."))
     if name == "proposals.xlsx":
         yield from proposals_xlsx_chunks(db, info)
         return
-    for _name, chunks in _package(db, info, (name,)):
+    for _name, chunks in _package(db, info, (name,), pub):
         for chunk in chunks:
             yield chunk.encode("utf-8")
 
@@ -722,11 +789,12 @@ class _Sink(io.RawIOBase):
         return data
 
 
-def zip_chunks(db: Database, info: ExportInfo, *, flush_bytes: int = 1 << 20) -> Iterator[bytes]:
+def zip_chunks(db: Database, info: ExportInfo, *, flush_bytes: int = 1 << 20,
+               pub: Published | None = None) -> Iterator[bytes]:
     """The whole package as a zip, yielded in pieces of about ``flush_bytes`` while it is written."""
     sink = _Sink()
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, chunks in _package(db, info, PACKAGE_FILES):
+        for name, chunks in _package(db, info, PACKAGE_FILES, pub):
             entry = zipfile.ZipInfo(name, date_time=_zip_date(info))
             entry.compress_type = zipfile.ZIP_DEFLATED
             with zf.open(entry, mode="w", force_zip64=True) as fh:

@@ -52,7 +52,7 @@ from idmx.ranking.pipeline import (
 from idmx.ranking.pipeline import (
     unmet_targets as pipeline_unmet,
 )
-from idmx.statistics import NOT_STATED, RankingError
+from idmx.statistics import NOT_STATED, NothingToRank, RankingError
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
         t = time.perf_counter()
         all_cells = queries.respondent_cells(s, consultation_id, kind)
         if len(all_cells) == 0:
-            raise RankingError(nothing)
+            raise NothingToRank(nothing)
         flagged_cells = queries.flagged_cells(s, consultation_id, kind)
         flagged = int(flagged_cells["respondents"].sum())
         excluded = flagged if params.exclude_flagged else 0
@@ -124,7 +124,7 @@ def _read_db_inputs(db: Database, consultation_id: int, params: RunParams, keep_
                 tally = without_tallies(tally, queries.flagged_tallies(s, consultation_id, kind))
             stats = tally_stats(tally, cell_counts, method)
             if len(stats) == 0:
-                raise RankingError(nothing)
+                raise NothingToRank(nothing)
         timings["aggregate"] = time.perf_counter() - t
         if kind == "pairwise" or keep_rows:
             t = time.perf_counter()

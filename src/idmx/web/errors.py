@@ -45,8 +45,10 @@ def _render(request: Request, status: int, title: str, message: str, field: str 
 
 
 def domain_error_handler(request: Request, exc: DomainError) -> Response:
-    titles = {404: _("Not found"), 409: _("This cannot be done now")}
-    return _render(request, exc.status_code, titles.get(exc.status_code, _("Request refused")), exc.message, exc.field)
+    titles = {404: _("Not found"), 409: _("This cannot be done now"), 503: _("Service briefly unavailable")}
+    retry = getattr(exc, "retry_after", None)
+    return _render(request, exc.status_code, titles.get(exc.status_code, _("Request refused")), exc.message, exc.field,
+                   headers={"Retry-After": str(retry)} if retry is not None else None)
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response:
