@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 from idmx.app import create_app
 from idmx.paths import STATIC_DIR
 from idmx.settings import Settings, SettingsError
+from idmx.web import csrf
 
 PAGES = {
     "/privacy": ("Aviso de privacidad", "Privacy notice"),
@@ -159,13 +160,44 @@ def test_streamed_csv_downloads_are_compressed_whole(raw):
     assert gzip.decompress(body) == plain_body and plain_body.startswith("\ufeff".encode())
 
 
-def test_html_is_not_compressed_once_the_browser_holds_a_csrf_token(raw):
-    """BREACH: pages repeat the browser's CSRF token, so they are compressed only while it has none."""
+def test_pages_never_repeat_the_csrf_token_so_they_are_compressed_for_everyone(raw):
+    """BREACH: the token in a page is masked afresh every time, so a compressed page's size says nothing
+    about it; pages are compressed for returning browsers too."""
     first, _ = _get(raw, "/privacy", "gzip")
     assert first.headers["content-encoding"] == "gzip"
     token = raw.cookies.get("idmx_csrf")
     assert token
-    again, body = _get(raw, "/privacy", "gzip, br")
-    assert "content-encoding" not in again.headers and token.encode() in body
-    css, _ = _get(raw, "/static/css/idmx.css", "gzip")  # holds no secret: still compressed
-    assert css.headers["content-encoding"] == "gzip"
+    seen = set()
+    for _ in range(3):
+        again, body = _get(raw, "/staff/login", "gzip")
+        assert again.headers["content-encoding"] == "gzip"
+        html = gzip.decompress(body).decode()
+        assert token not in html  # neither the token ...
+        rendered = re.findall(r'"_csrf_token" value="([0-9a-f]+)"|"x-csrftoken": "([0-9a-f]+)"', html)
+        rendered = [a or b for a, b in rendered]
+        assert len(rendered) >= 2 and {csrf.unmask(r) for r in rendered} == {token}  # ... only masked copies ...
+        seen.update(rendered)  # (one masked copy per answer, in each of its forms)
+    assert len(seen) == 3  # ... never the same in two answers
+
+
+WRONG_PASSWORD = "El correo o la contraseña no es correcto."
+
+
+def test_masked_bare_and_forged_tokens(raw):
+    raw.get("/staff/login")
+    token = raw.cookies.get("idmx_csrf")
+    form = {"email": "nadie@example.mx", "password": "incorrecta"}
+    masked = csrf.mask(token)
+    assert masked != csrf.mask(token) and csrf.unmask(masked) == token
+    # The masked copy a page carried, or the bare token (a script copying the cookie): the form is read.
+    for sent in (masked, token):
+        r = raw.post("/staff/login", data={**form, "_csrf_token": sent}, follow_redirects=False)
+        assert r.status_code == 400 and WRONG_PASSWORD in r.text, sent[:8]
+    r = raw.post("/staff/login", data=form, headers={"x-csrftoken": csrf.mask(token)}, follow_redirects=False)
+    assert r.status_code == 400 and WRONG_PASSWORD in r.text
+    # Anything else is refused: another browser's token, a flipped bit in the mask, garbage.
+    other = csrf.mask(token)
+    flipped = ("0" if other[0] != "0" else "1") + other[1:]
+    for sent in (flipped, "zz" * 128, masked[:-2], ""):
+        r = raw.post("/staff/login", data={**form, "_csrf_token": sent}, follow_redirects=False)
+        assert r.status_code == 403, sent[:8]

@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -45,6 +46,7 @@ from idmx.site.controllers import SiteController
 from idmx.staff.controllers import AuditLogController, StaffController
 from idmx.web import check_request
 from idmx.web.compression import compression_config
+from idmx.web.csrf import MaskedCSRFMiddleware
 from idmx.web.errors import EXCEPTION_HANDLERS
 from idmx.web.headers import add_security_headers
 from idmx.web.limits import Limiter, limits_for, rate_limit_middleware
@@ -120,21 +122,23 @@ def create_app(settings: Settings, db: Database | None = None) -> Litestar:
             "arrivals": Provide(provide_arrivals, sync_to_thread=False, use_cache=True),
         },
         plugins=[HTMXPlugin()],
-        middleware=[body_timeout_middleware, locale_middleware, rate_limit_middleware(limiter)],
+        # CSRF last (innermost of these): a refusal is rate-limited and localised like any other answer.
+        # The token is masked afresh in every page, so pages can be compressed (idmx.web.csrf).
+        middleware=[body_timeout_middleware, locale_middleware, rate_limit_middleware(limiter),
+                    DefineMiddleware(MaskedCSRFMiddleware, config=CSRFConfig(
+                        secret=settings.secret_key,
+                        cookie_name="idmx_csrf",
+                        cookie_secure=settings.production,
+                        cookie_httponly=False,
+                        header_name="x-csrftoken",
+                        exclude=["^/api/", "^/healthz$"],  # anchored: a consultation slugged "api" keeps its protection
+                    ))],
         stores=store_registry(settings, database),
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="idmx_csrf",
-            cookie_secure=settings.production,
-            cookie_httponly=False,
-            header_name="x-csrftoken",
-            exclude=["^/api/", "^/healthz$"],  # anchored: a consultation slugged "api" keeps its protection
-        ),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment())),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=check_request,
         before_send=[add_security_headers],
-        compression_config=compression_config(),  # text only, never HTML that repeats a token (idmx.web.compression)
+        compression_config=compression_config(),  # text only (idmx.web.compression)
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"settings": settings, "db": database, "counters": counters, "limiter": limiter}),
         on_shutdown=[on_shutdown],
