@@ -15,7 +15,7 @@ from idmx.db import models as m
 from idmx.enums import Role
 from idmx.ranking import services as runs
 from tests import factories as f
-from tests.live import Visitor, serve
+from tests.live import Visitor, one_window, serve
 
 
 def _all_at_once(n: int, work) -> list:
@@ -60,6 +60,7 @@ def test_invented_cookies_are_never_adopted_and_bursts_are_flagged(db, tmp_path)
     c = f.consultation(db)
     (pid,) = f.proposals(db, c.id, ["Calidad del aire por estación"])
     invented = [secrets.token_urlsafe(32) for _ in range(40)]
+    one_window()  # the burst counts new respondents per address and hour
     with serve(db.url, tmp_path, IDMX_NEW_RESPONDENTS_PER_HOUR_PER_ADDRESS="10") as base:
         for token in invented:
             visitor = _visitors(base, 1, f"/c/{c.slug}/")[0]
@@ -122,6 +123,7 @@ def test_malformed_votes_and_forms_are_refused_and_change_nothing(db, tmp_path):
 def test_limits_hold_under_a_thousand_simultaneous_votes(db, tmp_path):
     c = f.consultation(db)
     ids = f.proposals(db, c.id, f.TITLES[:2])
+    one_window()  # 600 votes per respondent and hour: the whole burst in one hour
     with serve(db.url, tmp_path, IDMX_VOTES_PER_HOUR="600") as base:
         visitor = _visitors(base, 1, f"/c/{c.slug}/")[0]
 

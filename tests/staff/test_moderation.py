@@ -309,7 +309,7 @@ def test_bulk_approve_with_htmx_swaps_the_queue(client, db, moderated):
     r = client.post(url, data={"ids": [pending[0], pending[1], published[0]], "action": "approve",
                                "_csrf_token": csrf(client)}, headers={"HX-Request": "true", "x-csrftoken": csrf(client)})
     assert r.status_code == 200 and r.text.lstrip().startswith('<div id="queue"')
-    assert r.headers["vary"] == "HX-Request" and 'data-done="3"' in r.text
+    assert "HX-Request" in r.headers["vary"].split(",") and 'data-done="3"' in r.text
     assert f'id="queue-row-{pending[2]}"' in r.text
     assert all(f'id="queue-row-{pid}"' not in r.text for pid in (pending[0], pending[1], published[0]))
     assert [proposal(db, pid).status for pid in pending] == [m.ProposalStatus.published] * 2 + [m.ProposalStatus.pending]
