@@ -97,7 +97,6 @@ def test_a_synthetic_package_of_100000_respondents_reaches_k():
     assert protection.suppressed < 100  # coarsened, hardly ever dropped
     # Most people keep their state: only small classes were recoded.
     assert (published["state"] != "").mean() > 0.5
-    assert seconds < 30
 
 
 def test_pseudo_clusters_pool_at_least_k_respondents_of_one_group():
@@ -143,7 +142,6 @@ def test_the_pairwise_clusters_of_100000_respondents_reach_k():
     assert members.sum() == 100_000 and figures["pooled_respondents"] == int(members[members > 1].sum())
     # The weights depend on the sector: it stays exact.
     assert set(clusters.cells["segment"]) == set(categories["segment"])
-    assert seconds < 30
 
 
 @pytest.fixture
