@@ -262,4 +262,3 @@ def pseudo_clusters(pooled: np.ndarray, group: np.ndarray, k: int) -> np.ndarray
             out[chunk] = next_id
             next_id += 1
     return out
-

@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 
-from idmx.ranking import rank_intervals
 from idmx.statistics import rank
 
 CRITERIA = ("lower", "point")
@@ -32,14 +31,12 @@ class Row:
     rank_high: int | None = None
 
 
-def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str = "lower",
-                intervals: dict[Any, tuple[int, int]] | None = None) -> list[Row]:
+def ranked_rows(results: list[dict[str, Any]], titles: dict[int, str], criterion: str,
+                intervals: dict[Any, tuple[int, int]]) -> list[Row]:
     """The run's results ordered by the chosen criterion (lower end of the interval, or point), each
-    with the interval of its rank (``intervals``, `services.rank_intervals_of`; computed at 95 % if
-    not given)."""
+    with the interval of its rank (``intervals``: `services.rank_intervals_of`, at the run's confidence)."""
     if not results:
         return []
-    intervals = intervals if intervals is not None else rank_intervals.for_results(results)
     frame = pd.DataFrame(results)
     ordered = rank(frame.drop(columns=["rank"], errors="ignore"), by="lower" if criterion not in CRITERIA else criterion)
     return [
